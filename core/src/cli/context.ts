@@ -1,0 +1,18 @@
+// Where the store and control socket are, from --config / --data-dir or the defaults.
+import { join } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import { controlSocketPath, storePath } from '../daemon.js';
+
+export interface StoreOptions {
+  config?: string;
+  dataDir?: string;
+}
+
+export async function resolveStore(opts: StoreOptions): Promise<{ store: string; socket: string }> {
+  const { config } = await loadConfig(opts.config);
+  if (opts.dataDir) {
+    config.store.path = opts.dataDir;
+    if (!opts.config) return { store: opts.dataDir, socket: join(opts.dataDir, 'control.sock') };
+  }
+  return { store: storePath(config), socket: controlSocketPath(config) };
+}

@@ -1,0 +1,70 @@
+// The honeytrap command.
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { HoneytrapError } from '../errors.js';
+import { paths } from '../paths.js';
+import { listCommand, showCommand } from './commands/attacks.js';
+import { configCheckCommand, configDefaultCommand } from './commands/config.js';
+import { runCommand } from './commands/run.js';
+
+const { version } = JSON.parse(readFileSync(paths.packageJson, 'utf8')) as { version: string };
+
+const storeOptions = (cmd: Command) =>
+  cmd
+    .addOption(
+      new Option('-c, --config <file>', 'config file naming the store (default: embedded default)'),
+    )
+    .addOption(new Option('-d, --data-dir <dir>', 'store folder (overrides the config)'));
+
+export function buildProgram(): Command {
+  const program = new Command('honeytrap')
+    .description('honeytrap-ts: a low-interaction honeypot for any TCP or UDP port')
+    .version(version, '-V, --version')
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('run the daemon (embedded default config unless --config)')
+    .option('-c, --config <file>', 'config file (YAML or JSON)')
+    .action(runCommand);
+
+  const attacks = program.command('attacks').description('read recorded attack strings');
+  storeOptions(
+    attacks
+      .command('list')
+      .description('list attacks, newest first')
+      .option('--since <when>', 'only since a duration ago (15m, 2h, 7d) or a date')
+      .option('--port <port>', 'only this local port, optionally with /tcp or /udp')
+      .option('--source <address>', 'only from this remote address')
+      .option('-n, --limit <n>', 'at most this many', '50')
+      .option('--json', 'print JSON (full attack strings, data base64)'),
+  ).action(listCommand);
+  storeOptions(
+    attacks
+      .command('show <id>')
+      .description('show one attack: metadata and a hexdump of both directions')
+      .option('--json', 'print the attack string as JSON'),
+  ).action(showCommand);
+
+  const config = program.command('config').description('check and print configs');
+  config.command('check <file>').description('validate a config file').action(configCheckCommand);
+  config
+    .command('default')
+    .description('print the embedded default config')
+    .action(configDefaultCommand);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof HoneytrapError) {
+      process.stderr.write(`honeytrap: ${err.describe()}\n`);
+      process.exitCode = err.code.startsWith('HT_CONFIG') ? 2 : 1;
+    } else {
+      process.stderr.write(`honeytrap: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,127 @@
+// Schema validation (ajv, defaults applied) and the checks a schema cannot
+// express (ranges, overlaps, templates that exist). Every problem is reported
+// as "<JSON pointer>: <reason>", all at once.
+import { readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { HoneytrapConfig } from '../generated/config.js';
+import type { ResolvedConfig } from '../generated/config-resolved.js';
+import { paths } from '../paths.js';
+import { expandPorts, parsePortSpec, MAX_LISTEN_PORTS } from './ports.js';
+import { TemplateLibrary } from '../templates.js';
+
+export type { HoneytrapConfig, ResolvedConfig };
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+
+function schemaValidator() {
+  if (!validator) {
+    const schema = JSON.parse(
+      readFileSync(join(paths.schemas, 'config.schema.json'), 'utf8'),
+    ) as object;
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, allowUnionTypes: true });
+    validator = ajv.compile(schema);
+  }
+  return validator;
+}
+
+function where(path: string): string {
+  return path === '' ? '/' : path;
+}
+
+export function formatAjvError(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'enum':
+      return `${where(e.instancePath)}: must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
+    case 'additionalProperties': {
+      const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+      return `${e.instancePath}/${String(p.additionalProperty)}: unknown property (allowed: ${allowed.join(', ')})`;
+    }
+    case 'required':
+      return `${e.instancePath}/${String(p.missingProperty)}: is required`;
+    case 'type':
+      return `${where(e.instancePath)}: must be ${String(p.type).split(',').join(' or ')}`;
+    case 'pattern':
+      if (e.instancePath.endsWith('/port'))
+        return `${e.instancePath}: must be a port (2323) or a range ("20000-20099")`;
+      return `${where(e.instancePath)}: must match ${String(p.pattern)}`;
+    default:
+      return `${where(e.instancePath)}: ${e.message ?? e.keyword}`;
+  }
+}
+
+/** Checks a parsed config document. Returns the config with defaults applied, or every problem. */
+export function validateConfig(
+  doc: unknown,
+): { ok: true; config: ResolvedConfig } | { ok: false; errors: string[] } {
+  const copy: unknown = structuredClone(doc);
+  const validate = schemaValidator();
+  if (!validate(copy)) {
+    const errors = (validate.errors ?? []).map(formatAjvError);
+    return { ok: false, errors: [...new Set(errors)] };
+  }
+  const config = copy as ResolvedConfig;
+  const errors = semanticErrors(config);
+  return errors.length ? { ok: false, errors } : { ok: true, config };
+}
+
+function semanticErrors(config: ResolvedConfig): string[] {
+  const errors: string[] = [];
+
+  if (config.capture.type === 'nfqueue')
+    errors.push('/capture/type: nfqueue capture is not available in this version yet (issue #3)');
+  config.capture.addresses.forEach((a, i) => {
+    if (!isIP(a)) errors.push(`/capture/addresses/${i}: "${a}" is not an IPv4 or IPv6 address`);
+  });
+
+  const unavailable = (mode: string) => mode === 'mirror' || mode === 'proxy';
+  if (unavailable(config.defaults.mode))
+    errors.push(
+      `/defaults/mode: ${config.defaults.mode} mode is not available in this version yet (issue #4)`,
+    );
+
+  config.templates.dirs.forEach((d, i) => {
+    let isDir = false;
+    try {
+      isDir = statSync(d).isDirectory();
+    } catch {
+      /* reported below */
+    }
+    if (!isDir) errors.push(`/templates/dirs/${i}: folder "${d}" does not exist`);
+  });
+  const templates = new TemplateLibrary(config.templates.dirs, config.templates.builtin);
+
+  const seen = new Map<string, number>();
+  let total = 0;
+  config.ports.forEach((entry, i) => {
+    const at = `/ports/${i}`;
+    const range = parsePortSpec(entry.port);
+    if ('error' in range) {
+      errors.push(`${at}/port: ${range.error}`);
+      return;
+    }
+    if (entry.mode && unavailable(entry.mode))
+      errors.push(`${at}/mode: ${entry.mode} mode is not available in this version yet (issue #4)`);
+    if (entry.template !== undefined && !templates.has(entry.template))
+      errors.push(`${at}/template: no template "${entry.template}" in ${templates.describe()}`);
+    total += range.to - range.from + 1;
+    for (let p = range.from; p <= range.to; p++) {
+      const key = `${p}/${entry.proto}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        errors.push(`${at}/port: ${key} is already configured by /ports/${first}`);
+        return;
+      }
+      seen.set(key, i);
+    }
+  });
+  if (config.capture.type === 'listen' && total > MAX_LISTEN_PORTS)
+    errors.push(
+      `/ports: ${total} ports exceed the listen capture's limit of ${MAX_LISTEN_PORTS} sockets (use the nfqueue capture to trap every port)`,
+    );
+  // Expansion must succeed for a valid config; keeps the two in step.
+  if (errors.length === 0) expandPorts(config);
+  return errors;
+}

@@ -1,0 +1,66 @@
+// The control socket: a small HTTP API on a Unix socket so the honeytrap
+// command can read the store while the daemon (LevelDB's one writer) runs.
+import { chmod, unlink } from 'node:fs/promises';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { DaemonStats } from '../daemon.js';
+import type { AttackStore } from '../store/attack-store.js';
+import { parseListQuery } from './query.js';
+
+export interface ControlTarget {
+  store: AttackStore;
+  stats(): DaemonStats;
+}
+
+export class ControlServer {
+  private constructor(
+    private readonly server: Server,
+    readonly path: string,
+  ) {}
+
+  static async start(path: string, target: ControlTarget): Promise<ControlServer> {
+    // We hold the store's lock, so a socket file left here is a dead daemon's.
+    await unlink(path).catch(() => undefined);
+    const server = createServer((req, res) => {
+      handle(target, req.method ?? 'GET', req.url ?? '/', res).catch((err: unknown) =>
+        reply(res, 500, { error: String(err) }),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
+    await chmod(path, 0o600);
+    return new ControlServer(server, path);
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(json),
+  });
+  res.end(json);
+}
+
+async function handle(target: ControlTarget, method: string, rawUrl: string, res: ServerResponse) {
+  const url = new URL(rawUrl, 'http://control');
+  if (method !== 'GET') return reply(res, 405, { error: `${method} not allowed` });
+  if (url.pathname === '/status') return reply(res, 200, target.stats());
+  if (url.pathname === '/attacks') {
+    const q = parseListQuery(url.searchParams);
+    if ('error' in q) return reply(res, 400, q);
+    return reply(res, 200, await target.store.list(q));
+  }
+  const m = /^\/attacks\/([0-9A-Za-z]+)$/.exec(url.pathname);
+  if (m?.[1]) {
+    const attack = await target.store.get(m[1].toUpperCase());
+    return attack ? reply(res, 200, attack) : reply(res, 404, { error: `no attack ${m[1]}` });
+  }
+  return reply(res, 404, { error: `no route ${url.pathname}` });
+}

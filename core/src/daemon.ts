@@ -1,0 +1,195 @@
+// The daemon: config -> store -> capture -> sessions -> attack strings -> store.
+// Owns start-up order and a clean shutdown (end sessions, flush, close).
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { ListenCapture } from './capture/listen.js';
+import type { BindResult, Capture } from './capture/types.js';
+import { expandPorts, type PortSettings } from './config/ports.js';
+import { HoneytrapError } from './errors.js';
+import type { Attack } from './generated/attack.js';
+import type { ResolvedConfig } from './generated/config-resolved.js';
+import type { Logger } from './log.js';
+import { defaultDataDir } from './paths.js';
+import { ControlServer } from './control/server.js';
+import { AttackStore } from './store/attack-store.js';
+import type { Session, SessionHost } from './session/types.js';
+import { TemplateLibrary } from './templates.js';
+
+export function storePath(config: ResolvedConfig): string {
+  return config.store.path || defaultDataDir();
+}
+
+export function controlSocketPath(config: ResolvedConfig): string {
+  return config.control.socket || join(storePath(config), 'control.sock');
+}
+
+export interface DaemonStats {
+  startedAt: string;
+  sensor: string;
+  capture: string;
+  ports: { key: string; address: string; error?: string }[];
+  activeSessions: number;
+  attacksStored: number;
+  attacksFailed: number;
+  pendingWrites: number;
+}
+
+export class Daemon implements SessionHost {
+  readonly sensor: string;
+  private readonly templates: TemplateLibrary;
+  private readonly active = new Set<Session>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private capture: Capture | undefined;
+  private control: ControlServer | undefined;
+  private binds: BindResult[] = [];
+  private failed = 0;
+  private readonly startedAt = new Date().toISOString();
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: ResolvedConfig,
+    readonly store: AttackStore,
+    private readonly log: Logger,
+  ) {
+    this.sensor = config.sensor || hostname();
+    this.templates = new TemplateLibrary(config.templates.dirs, config.templates.builtin);
+  }
+
+  static async start(config: ResolvedConfig, log: Logger): Promise<Daemon> {
+    const path = storePath(config);
+    const store = await AttackStore.open(path, config.store);
+    const daemon = new Daemon(config, store, log);
+    try {
+      await daemon.listen();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return daemon;
+  }
+
+  private async listen(): Promise<void> {
+    const plan = expandPorts(this.config);
+    this.capture = new ListenCapture(plan, this.config.capture.addresses, this);
+    this.binds = await this.capture.start();
+    const bound = this.binds.filter((b) => !b.error);
+    for (const b of this.binds)
+      if (b.error)
+        this.log.error(
+          { code: b.error.code, port: b.error.port, address: b.address },
+          b.error.message,
+        );
+    if (bound.length === 0 && plan.size > 0) {
+      await this.capture.stop();
+      throw new HoneytrapError('HT_NO_PORTS', 'no port could be bound; nothing to trap', {
+        details: this.binds.map((b) => b.error?.message ?? b.key),
+      });
+    }
+    this.control = await ControlServer.start(controlSocketPath(this.config), this);
+    this.log.info(
+      {
+        capture: this.capture.name,
+        store: storePath(this.config),
+        control: controlSocketPath(this.config),
+        ports: bound.length,
+        failed: this.binds.length - bound.length,
+        sensor: this.sensor,
+      },
+      `honeytrap ready: trapping ${describePorts(bound.map((b) => b.key))}`,
+    );
+  }
+
+  template(settings: PortSettings): { name: string; data: Buffer } | undefined {
+    const name = settings.template ?? `${settings.port}_${settings.proto}`;
+    const data = this.templates.get(name);
+    return data && { name, data };
+  }
+
+  track(session: Session): void {
+    this.active.add(session);
+  }
+
+  untrack(session: Session): void {
+    this.active.delete(session);
+  }
+
+  finished(attack: Attack): void {
+    const saving = this.store
+      .save(attack)
+      .then(() => {
+        this.log.info(
+          {
+            attack: attack.id,
+            proto: attack.proto,
+            remote: `${attack.remote.address}:${attack.remote.port}`,
+            port: attack.local.port,
+            mode: attack.mode,
+            in: attack.received.length,
+            out: attack.sent.length,
+            end: attack.endReason,
+          },
+          'attack',
+        );
+      })
+      .catch((err: unknown) => {
+        this.failed++;
+        this.log.error({ err, attack }, 'attack could not be stored');
+      })
+      .finally(() => this.inFlight.delete(saving));
+    this.inFlight.add(saving);
+  }
+
+  stats(): DaemonStats {
+    return {
+      startedAt: this.startedAt,
+      sensor: this.sensor,
+      capture: this.capture?.name ?? 'none',
+      ports: this.binds.map((b) => ({
+        key: b.key,
+        address: b.address,
+        ...(b.error ? { error: b.error.message } : {}),
+      })),
+      activeSessions: this.active.size,
+      attacksStored: this.store.stored,
+      attacksFailed: this.failed,
+      pendingWrites: this.store.pendingCount,
+    };
+  }
+
+  /** Stops catching, ends every session (each is recorded), flushes the store, closes. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.capture?.stop();
+      const sessions = this.active.size;
+      for (const s of [...this.active]) s.end('shutdown');
+      // TCP sessions finish on their 'close' event, a tick after destroy().
+      for (let i = 0; i < 100 && this.active.size; i++) await new Promise((r) => setTimeout(r, 10));
+      await Promise.all([...this.inFlight]);
+      await this.store.flush();
+      await this.control?.stop();
+      await this.store.close();
+      this.log.info({ sessions, stored: this.store.stored }, 'honeytrap stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+/** "2121/tcp, 2323/tcp, 20000-20099/tcp" */
+export function describePorts(keys: string[]): string {
+  const byProto = new Map<string, number[]>();
+  for (const k of new Set(keys)) {
+    const [p, proto] = k.split('/') as [string, string];
+    byProto.set(proto, [...(byProto.get(proto) ?? []), Number(p)]);
+  }
+  const parts: string[] = [];
+  for (const [proto, ports] of byProto) {
+    ports.sort((a, b) => a - b);
+    for (let i = 0; i < ports.length;) {
+      let j = i;
+      while (j + 1 < ports.length && ports[j + 1] === (ports[j] ?? 0) + 1) j++;
+      parts.push(i === j ? `${ports[i]}/${proto}` : `${ports[i]}-${ports[j]}/${proto}`);
+      i = j + 1;
+    }
+  }
+  return parts.join(', ') || 'no ports';
+}

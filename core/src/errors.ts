@@ -1,0 +1,53 @@
+// Errors are values: a stable code, what they concern (port, plugin, path) and a cause.
+
+export type ErrorCode =
+  | 'HT_CONFIG_READ'
+  | 'HT_CONFIG_PARSE'
+  | 'HT_CONFIG_INVALID'
+  | 'HT_PORT_BIND'
+  | 'HT_NO_PORTS'
+  | 'HT_STORE_OPEN'
+  | 'HT_STORE_LOCKED'
+  | 'HT_STORE_WRITE'
+  | 'HT_NOT_FOUND'
+  | 'HT_CONTROL'
+  | 'HT_UNSUPPORTED';
+
+export interface ErrorContext {
+  /** "2323/tcp" when the error concerns a port. */
+  port?: string;
+  /** Plugin name when the error concerns a plugin. */
+  plugin?: string;
+  /** File the error concerns. */
+  file?: string;
+  /** One line per problem, when there are several (config validation). */
+  details?: string[];
+  cause?: unknown;
+}
+
+export class HoneytrapError extends Error {
+  readonly code: ErrorCode;
+  readonly port: string | undefined;
+  readonly plugin: string | undefined;
+  readonly file: string | undefined;
+  readonly details: string[];
+
+  constructor(code: ErrorCode, message: string, ctx: ErrorContext = {}) {
+    super(message, ctx.cause === undefined ? undefined : { cause: ctx.cause });
+    this.name = 'HoneytrapError';
+    this.code = code;
+    this.port = ctx.port;
+    this.plugin = ctx.plugin;
+    this.file = ctx.file;
+    this.details = ctx.details ?? [];
+  }
+
+  /** The text an operator sees: the message, then one indented line per detail. */
+  describe(): string {
+    return [this.message, ...this.details.map((d) => `  ${d}`)].join('\n');
+  }
+}
+
+export function isErrno(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+}
