@@ -4,7 +4,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ListenCapture } from './capture/listen.js';
 import type { BindResult, Capture } from './capture/types.js';
-import { expandPorts, type PortSettings } from './config/ports.js';
+import { defaultSettings, expandPorts, portKey, type PortSettings } from './config/ports.js';
+import { NfqueueCapture } from './capture/nfqueue.js';
+import { UdpReplyLimit } from './session/udp-reply-limit.js';
+import { raiseFdLimit, type FdLimit } from './system/fd-limit.js';
+import { dropPrivileges } from './system/privileges.js';
 import { HoneytrapError } from './errors.js';
 import type { Attack } from './generated/attack.js';
 import type { ResolvedConfig } from './generated/config-resolved.js';
@@ -29,6 +33,9 @@ export interface DaemonStats {
   capture: string;
   ports: { key: string; address: string; error?: string }[];
   activeSessions: number;
+  fdLimit?: FdLimit;
+  nfqueue?: NfqueueCapture['stats'] & { table: NfqueueCapture['table']['stats'] };
+  udpRepliesSuppressed: number;
   attacksStored: number;
   attacksFailed: number;
   pendingWrites: number;
@@ -45,6 +52,8 @@ export class Daemon implements SessionHost {
   private failed = 0;
   private readonly startedAt = new Date().toISOString();
   private stopping: Promise<void> | undefined;
+  private readonly udpLimit: UdpReplyLimit;
+  private fdLimit: FdLimit | undefined;
 
   private constructor(
     readonly config: ResolvedConfig,
@@ -53,6 +62,7 @@ export class Daemon implements SessionHost {
   ) {
     this.sensor = config.sensor || hostname();
     this.templates = new TemplateLibrary(config.templates.dirs, config.templates.builtin);
+    this.udpLimit = new UdpReplyLimit(config.udp);
   }
 
   static async start(config: ResolvedConfig, log: Logger): Promise<Daemon> {
@@ -70,7 +80,14 @@ export class Daemon implements SessionHost {
 
   private async listen(): Promise<void> {
     const plan = expandPorts(this.config);
-    this.capture = new ListenCapture(plan, this.config.capture.addresses, this);
+    this.fdLimit = raiseFdLimit();
+    if (this.config.capture.type === 'nfqueue') {
+      const settingsFor = (port: number, proto: 'tcp' | 'udp') =>
+        plan.get(portKey(port, proto)) ?? defaultSettings(this.config, port, proto);
+      this.capture = new NfqueueCapture(this.config.capture, settingsFor, this, this.log);
+    } else {
+      this.capture = new ListenCapture(plan, this.config.capture.addresses, this);
+    }
     this.binds = await this.capture.start();
     const bound = this.binds.filter((b) => !b.error);
     for (const b of this.binds)
@@ -79,23 +96,32 @@ export class Daemon implements SessionHost {
           { code: b.error.code, port: b.error.port, address: b.address },
           b.error.message,
         );
-    if (bound.length === 0 && plan.size > 0) {
+    if (this.capture.name === 'listen' && bound.length === 0 && plan.size > 0) {
       await this.capture.stop();
       throw new HoneytrapError('HT_NO_PORTS', 'no port could be bound; nothing to trap', {
         details: this.binds.map((b) => b.error?.message ?? b.key),
       });
     }
-    this.control = await ControlServer.start(controlSocketPath(this.config), this);
+    const socket = controlSocketPath(this.config);
+    this.control = await ControlServer.start(socket, this);
+    const { user, group } = this.config.privileges;
+    const dropped = user
+      ? dropPrivileges(user, group, [storePath(this.config), socket])
+      : undefined;
     this.log.info(
       {
         capture: this.capture.name,
         store: storePath(this.config),
-        control: controlSocketPath(this.config),
+        control: socket,
         ports: bound.length,
         failed: this.binds.length - bound.length,
         sensor: this.sensor,
+        fdLimit: this.fdLimit.soft,
+        ...(dropped ? { user: dropped.user, uid: dropped.uid, gid: dropped.gid } : {}),
       },
-      `honeytrap ready: trapping ${describePorts(bound.map((b) => b.key))}`,
+      this.capture.name === 'listen'
+        ? `honeytrap ready: trapping ${describePorts(bound.map((b) => b.key))}`
+        : `honeytrap ready: trapping every port via NFQUEUE ${this.config.capture.nfqueue.queue}`,
     );
   }
 
@@ -103,6 +129,10 @@ export class Daemon implements SessionHost {
     const name = settings.template ?? `${settings.port}_${settings.proto}`;
     const data = this.templates.get(name);
     return data && { name, data };
+  }
+
+  udpReplyAllowance(source: string, received: number, sentSoFar: number, wanted: number): number {
+    return this.udpLimit.allow(source, received, sentSoFar, wanted);
   }
 
   track(session: Session): void {
@@ -150,6 +180,11 @@ export class Daemon implements SessionHost {
         ...(b.error ? { error: b.error.message } : {}),
       })),
       activeSessions: this.active.size,
+      ...(this.fdLimit ? { fdLimit: this.fdLimit } : {}),
+      ...(this.capture instanceof NfqueueCapture
+        ? { nfqueue: { ...this.capture.stats, table: { ...this.capture.table.stats } } }
+        : {}),
+      udpRepliesSuppressed: this.udpLimit.suppressed,
       attacksStored: this.store.stored,
       attacksFailed: this.failed,
       pendingWrites: this.store.pendingCount,

@@ -5,6 +5,7 @@ import { HoneytrapError } from '../errors.js';
 import { paths } from '../paths.js';
 import { listCommand, showCommand } from './commands/attacks.js';
 import { configCheckCommand, configDefaultCommand } from './commands/config.js';
+import { iptablesCommand } from './commands/iptables.js';
 import { runCommand } from './commands/run.js';
 
 const { version } = JSON.parse(readFileSync(paths.packageJson, 'utf8')) as { version: string };
@@ -45,6 +46,16 @@ export function buildProgram(): Command {
       .description('show one attack: metadata and a hexdump of both directions')
       .option('--json', 'print the attack string as JSON'),
   ).action(showCommand);
+
+  program
+    .command('iptables')
+    .description(
+      'print the iptables/ip6tables rules of the nfqueue capture (or install/remove them)',
+    )
+    .option('-c, --config <file>', 'config file (queue number, excluded ports, backend)')
+    .option('--apply', 'install the rules (replacing ours if present)')
+    .option('--remove', 'remove the rules')
+    .action(iptablesCommand);
 
   const config = program.command('config').description('check and print configs');
   config.command('check <file>').description('validate a config file').action(configCheckCommand);

@@ -54,3 +54,16 @@ export function expandPorts(config: ResolvedConfig): Map<string, PortSettings> {
   }
   return out;
 }
+
+/** Settings for a port no entry names (nfqueue capture): the defaults. */
+export function defaultSettings(config: ResolvedConfig, port: number, proto: Proto): PortSettings {
+  return {
+    port,
+    proto,
+    mode: config.defaults.mode,
+    template: undefined,
+    readLimit: config.defaults.readLimit,
+    idleTimeoutMs: config.defaults.idleTimeoutMs,
+    sessionTimeoutMs: config.defaults.sessionTimeoutMs,
+  };
+}

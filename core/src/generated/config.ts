@@ -27,15 +27,69 @@ export interface HoneytrapConfig {
    */
   capture?: {
     /**
-     * listen: plain sockets on the configured ports (no root needed). nfqueue: iptables NFQUEUE, every port (issue #3).
+     * listen: plain sockets on the configured ports (no root needed). nfqueue: iptables NFQUEUE catches every port and a listener is started on demand (root).
      */
     type?: 'listen' | 'nfqueue';
     /**
-     * Local addresses the listen capture binds. "::" is dual-stack (IPv6 and IPv4).
+     * Local addresses listeners bind (both captures). "::" is dual-stack (IPv6 and IPv4).
      *
      * @minItems 1
      */
     addresses?: [string, ...string[]];
+    /**
+     * The nfqueue capture: which queue, and how the rules are made.
+     */
+    nfqueue?: {
+      /**
+       * NFQUEUE number the rules send packets to.
+       */
+      queue?: number;
+      /**
+       * Netlink socket receive buffer in bytes: room for queued packets during bursts.
+       */
+      bufferSize?: number;
+      /**
+       * Add --queue-bypass to the rules: when no daemon reads the queue, packets pass (the kernel answers) instead of being dropped.
+       */
+      failOpen?: boolean;
+      /**
+       * Which iptables to drive: auto picks the backend the system's iptables uses.
+       */
+      iptables?: 'auto' | 'legacy' | 'nft';
+      /**
+       * Only catch packets arriving on this interface (empty: all but loopback).
+       */
+      interface?: string;
+      /**
+       * Ports never taken (real services), as "22/tcp" or "53/udp"; their packets are accepted before the queue rule.
+       */
+      excludePorts?: string[];
+    };
+    /**
+     * On-demand listeners (nfqueue capture): caps and throttling under scans.
+     */
+    portTable?: {
+      /**
+       * Listening sockets open at most; the least recently used idle one is closed to make room.
+       */
+      maxListeners?: number;
+      /**
+       * A listener with no new connection and no session for this long is closed.
+       */
+      idleTimeoutMs?: number;
+      /**
+       * New listeners opened per second at most (token bucket); a port scan beyond it is throttled.
+       */
+      newPerSecond?: number;
+      /**
+       * New listeners allowed in a burst above newPerSecond.
+       */
+      burst?: number;
+      /**
+       * Verdict for a packet that would need a listener while throttled: drop (the client retries) or accept (the kernel refuses).
+       */
+      throttledVerdict?: 'drop' | 'accept';
+    };
   };
   /**
    * Session settings for every port that does not override them.
@@ -59,6 +113,27 @@ export interface HoneytrapConfig {
    * The ports to trap and how. A port or range may appear once per protocol.
    */
   ports?: PortEntry[];
+  /**
+   * Limits on UDP replies, so the honeypot cannot be used as a reflector or amplifier.
+   */
+  udp?: {
+    /**
+     * A reply is cut to this many bytes.
+     */
+    maxReplyBytes?: number;
+    /**
+     * A session's replies stay at most this many times the bytes it received.
+     */
+    amplification?: number;
+    /**
+     * UDP replies per second over all peers at most (token bucket).
+     */
+    repliesPerSecond?: number;
+    /**
+     * UDP replies per remote address per minute at most.
+     */
+    perSourcePerMinute?: number;
+  };
   /**
    * Where response templates (files named <port>_<proto>) are found.
    */
@@ -104,6 +179,19 @@ export interface HoneytrapConfig {
      * Unix socket path. Empty: control.sock inside the store folder.
      */
     socket?: string;
+  };
+  /**
+   * Drop root after the queue and store are open.
+   */
+  privileges?: {
+    /**
+     * User to run as after start-up (empty: keep the current user).
+     */
+    user?: string;
+    /**
+     * Group to run as (empty: the user's primary group).
+     */
+    group?: string;
   };
 }
 export interface PortEntry {

@@ -20,6 +20,8 @@ export interface SessionHost {
   template(settings: PortSettings): { name: string; data: Buffer } | undefined;
   /** Called once per session with its finished attack string. */
   finished(attack: Attack): void;
+  /** Bytes of a UDP reply that may be sent (reflection limits). */
+  udpReplyAllowance(source: string, received: number, sentSoFar: number, wanted: number): number;
   /** Sessions register so shutdown can end them. */
   track(session: Session): void;
   untrack(session: Session): void;

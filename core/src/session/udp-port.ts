@@ -45,8 +45,17 @@ class UdpSession implements Session {
 
   send(data: Buffer): void {
     if (this.done) return;
-    this.recorder.record('out', data);
-    this.port.socket.send(data, this.rinfo.port, this.rinfo.address);
+    const { in: received, out: sent } = this.recorder;
+    const n = this.port.host.udpReplyAllowance(
+      this.rinfo.address,
+      received.seen,
+      sent.seen,
+      data.length,
+    );
+    if (n === 0) return;
+    const reply = n < data.length ? data.subarray(0, n) : data;
+    this.recorder.record('out', reply);
+    this.port.socket.send(reply, this.rinfo.port, this.rinfo.address);
   }
 
   end(reason: EndReason): void {
@@ -80,13 +89,22 @@ export class UdpPort {
     readonly settings: PortSettings,
     readonly host: SessionHost,
     private readonly mode: (s: Session) => void,
+    private readonly onNewSession: () => void = () => undefined,
   ) {
     socket.on('message', (msg, rinfo) => this.message(msg, rinfo));
+    // Read the address now, while the socket is bound: sessions ended at
+    // shutdown finish after the capture closed it, when address() throws.
+    this.localAddress();
   }
 
   localAddress(): { address: string; port: number } {
     if (!this.local) {
-      const a = this.socket.address();
+      let a: { address: string; port: number };
+      try {
+        a = this.socket.address();
+      } catch {
+        return { address: '', port: this.settings.port }; // not bound (yet or any more)
+      }
       this.local = { address: normalizeAddress(a.address), port: a.port };
     }
     return this.local;
@@ -100,6 +118,7 @@ export class UdpPort {
         const oldest = this.sessions.values().next().value;
         oldest?.end('evicted');
       }
+      this.onNewSession();
       s = new UdpSession(this, key, rinfo, this.settings);
       this.sessions.set(key, s);
       this.host.track(s);

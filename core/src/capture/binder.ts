@@ -1,0 +1,93 @@
+// Opens one listening socket (TCP server or UDP socket) for a port and wires
+// it to sessions. Shared by the listen capture and the nfqueue port table.
+import { createSocket } from 'node:dgram';
+import { createServer, isIPv6 } from 'node:net';
+import { HoneytrapError } from '../errors.js';
+import type { PortSettings } from '../config/ports.js';
+import { portKey } from '../config/ports.js';
+import { modeHandler } from '../modes/index.js';
+import { TcpSession } from '../session/tcp-session.js';
+import type { SessionHost } from '../session/types.js';
+import { UdpPort } from '../session/udp-port.js';
+
+export interface Listener {
+  readonly key: string;
+  /** Called on every new connection or new UDP session. */
+  onActivity?: () => void;
+  close(): void;
+}
+
+export function bind(
+  settings: PortSettings,
+  address: string,
+  host: SessionHost,
+): Promise<Listener | HoneytrapError> {
+  return settings.proto === 'tcp'
+    ? bindTcp(settings, address, host)
+    : bindUdp(settings, address, host);
+}
+
+function bindTcp(
+  settings: PortSettings,
+  address: string,
+  host: SessionHost,
+): Promise<Listener | HoneytrapError> {
+  const key = portKey(settings.port, 'tcp');
+  const mode = modeHandler(settings.mode, 'tcp');
+  const listener: Listener = { key, close: () => server.close() };
+  const server = createServer({ noDelay: true }, (socket) => {
+    listener.onActivity?.();
+    new TcpSession(socket, settings, host).start(mode);
+  });
+  return new Promise((resolve) => {
+    server.once('error', (err) => resolve(bindError(key, address, err)));
+    server.listen({ host: address, port: settings.port, ipv6Only: false, backlog: 1024 }, () => {
+      server.removeAllListeners('error');
+      // A listener error after start (EMFILE on accept) must not crash the daemon.
+      server.on('error', () => undefined);
+      resolve(listener);
+    });
+  });
+}
+
+function bindUdp(
+  settings: PortSettings,
+  address: string,
+  host: SessionHost,
+): Promise<Listener | HoneytrapError> {
+  const key = portKey(settings.port, 'udp');
+  const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', ipv6Only: false });
+  const listener: Listener = { key, close: () => socket.close() };
+  return new Promise((resolve) => {
+    socket.once('error', (err) => {
+      socket.close();
+      resolve(bindError(key, address, err));
+    });
+    socket.bind({ address, port: settings.port, exclusive: true }, () => {
+      socket.removeAllListeners('error');
+      socket.on('error', () => undefined);
+      new UdpPort(socket, settings, host, modeHandler(settings.mode, 'udp'), () =>
+        listener.onActivity?.(),
+      );
+      resolve(listener);
+    });
+  });
+}
+
+function bindError(key: string, address: string, err: NodeJS.ErrnoException): HoneytrapError {
+  const why: Record<string, string> = {
+    EADDRINUSE: 'address already in use',
+    EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
+    EADDRNOTAVAIL: 'address not available on this host',
+    EMFILE: 'too many open files (raise the fd limit or lower portTable.maxListeners)',
+  };
+  const reason = why[err.code ?? ''] ?? err.message;
+  return new HoneytrapError(
+    'HT_PORT_BIND',
+    `port ${key} on ${address}: ${reason}${err.code ? ` (${err.code})` : ''}`,
+    {
+      port: key,
+      cause: err,
+    },
+  );
+}
