@@ -55,6 +55,12 @@ install_npm_dependencies() {
     npm ci --no-audit --no-fund --loglevel=error
     echo "$want" >"$stamp"
   fi
+  # The nfqueue binding is native and optional: (re)build it when it did not
+  # build (e.g. libnetfilter-queue-dev arrived after the first install).
+  if ! node -e "require('nfqueue')" 2>/dev/null; then
+    say "building the nfqueue binding"
+    npm rebuild nfqueue --foreground-scripts --loglevel=error >/dev/null || say "nfqueue binding did not build: the nfqueue capture is unavailable"
+  fi
 }
 
 build() {
