@@ -18,8 +18,9 @@ export default defineConfig({
           include: ['host-tests/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // Host tests start daemons on fixed port ranges: run files one at a time.
-          fileParallelism: false,
+          // Host tests share the host (namespaces, NFQUEUE, load): one file at a time.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

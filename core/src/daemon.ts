@@ -7,6 +7,7 @@ import type { BindResult, Capture } from './capture/types.js';
 import { defaultSettings, expandPorts, portKey, type PortSettings } from './config/ports.js';
 import { NfqueueCapture } from './capture/nfqueue.js';
 import { UdpReplyLimit } from './session/udp-reply-limit.js';
+import { SpliceGuard } from './session/splice-guard.js';
 import { raiseFdLimit, type FdLimit } from './system/fd-limit.js';
 import { dropPrivileges } from './system/privileges.js';
 import { HoneytrapError } from './errors.js';
@@ -36,6 +37,7 @@ export interface DaemonStats {
   fdLimit?: FdLimit;
   nfqueue?: NfqueueCapture['stats'] & { table: NfqueueCapture['table']['stats'] };
   udpRepliesSuppressed: number;
+  splices: { mirrors: number; proxies: number };
   attacksStored: number;
   attacksFailed: number;
   pendingWrites: number;
@@ -53,6 +55,7 @@ export class Daemon implements SessionHost {
   private readonly startedAt = new Date().toISOString();
   private stopping: Promise<void> | undefined;
   private readonly udpLimit: UdpReplyLimit;
+  readonly splices: SpliceGuard;
   private fdLimit: FdLimit | undefined;
 
   private constructor(
@@ -63,6 +66,7 @@ export class Daemon implements SessionHost {
     this.sensor = config.sensor || hostname();
     this.templates = new TemplateLibrary(config.templates.dirs, config.templates.builtin);
     this.udpLimit = new UdpReplyLimit(config.udp);
+    this.splices = new SpliceGuard(config.splice);
   }
 
   static async start(config: ResolvedConfig, log: Logger): Promise<Daemon> {
@@ -185,6 +189,7 @@ export class Daemon implements SessionHost {
         ? { nfqueue: { ...this.capture.stats, table: { ...this.capture.table.stats } } }
         : {}),
       udpRepliesSuppressed: this.udpLimit.suppressed,
+      splices: this.splices.stats(),
       attacksStored: this.store.stored,
       attacksFailed: this.failed,
       pendingWrites: this.store.pendingCount,

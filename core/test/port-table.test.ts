@@ -5,6 +5,7 @@ import { bind } from '../src/capture/binder.js';
 import { PortTable } from '../src/capture/port-table.js';
 import type { PortSettings, Proto } from '../src/config/ports.js';
 import type { Attack } from '../src/generated/attack.js';
+import { SpliceGuard } from '../src/session/splice-guard.js';
 import type { SessionHost } from '../src/session/types.js';
 
 const host: SessionHost & { attacks: Attack[] } = {
@@ -15,6 +16,12 @@ const host: SessionHost & { attacks: Attack[] } = {
     this.attacks.push(a);
   },
   udpReplyAllowance: (_s, _r, _o, wanted) => wanted,
+  splices: new SpliceGuard({
+    connectTimeoutMs: 1000,
+    mirrorPerSource: 1,
+    mirrorTotal: 1,
+    proxyTotal: 1,
+  }),
   track: () => undefined,
   untrack: () => undefined,
 };
@@ -27,6 +34,7 @@ const settingsFor = (port: number, proto: Proto): PortSettings => ({
   readLimit: 1024,
   idleTimeoutMs: 1000,
   sessionTimeoutMs: 5000,
+  proxy: undefined,
 });
 
 async function freePorts(n: number): Promise<number[]> {

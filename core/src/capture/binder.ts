@@ -33,9 +33,9 @@ function bindTcp(
   host: SessionHost,
 ): Promise<Listener | HoneytrapError> {
   const key = portKey(settings.port, 'tcp');
-  const mode = modeHandler(settings.mode, 'tcp');
+  const mode = modeHandler(settings.mode, host);
   const listener: Listener = { key, close: () => server.close() };
-  const server = createServer({ noDelay: true }, (socket) => {
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     listener.onActivity?.();
     new TcpSession(socket, settings, host).start(mode);
   });
@@ -66,7 +66,7 @@ function bindUdp(
     socket.bind({ address, port: settings.port, exclusive: true }, () => {
       socket.removeAllListeners('error');
       socket.on('error', () => undefined);
-      new UdpPort(socket, settings, host, modeHandler(settings.mode, 'udp'), () =>
+      new UdpPort(socket, settings, host, modeHandler(settings.mode, host), () =>
         listener.onActivity?.(),
       );
       resolve(listener);

@@ -44,12 +44,16 @@ export function attackDetail(a: Attack): string {
     `local     ${endpoint(a.local)}`,
     `remote    ${endpoint(a.remote)}`,
     `mode      ${a.mode}${a.template ? ` (template ${a.template})` : ''}`,
+    ...(a.peer ? [`peer      ${endpoint(a.peer)} (${a.peer.role})`] : []),
+    ...(a.fallback
+      ? [`fallback  ${a.fallback.from} failed, ran in normal mode: ${a.fallback.reason}`]
+      : []),
     `end       ${a.endReason}${a.error ? ` (${a.error})` : ''}`,
     `chunks    ${a.chunks.length}${a.chunksTruncated ? ' (more not timed)' : ''}`,
     '',
-    dir('received', a.received),
+    dir(a.peer ? 'received (attacker -> peer)' : 'received', a.received),
     '',
-    dir('sent', a.sent),
+    dir(a.peer ? `sent (peer -> attacker)` : 'sent', a.sent),
   ];
   const plugins = Object.entries(a.plugins);
   if (plugins.length) {

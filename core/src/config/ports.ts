@@ -16,6 +16,8 @@ export interface PortSettings {
   readLimit: number;
   idleTimeoutMs: number;
   sessionTimeoutMs: number;
+  /** Proxy mode's target(s). */
+  proxy: ResolvedConfig['defaults']['proxy'];
 }
 
 export function parsePortSpec(
@@ -49,6 +51,7 @@ export function expandPorts(config: ResolvedConfig): Map<string, PortSettings> {
         readLimit: entry.readLimit ?? config.defaults.readLimit,
         idleTimeoutMs: entry.idleTimeoutMs ?? config.defaults.idleTimeoutMs,
         sessionTimeoutMs: entry.sessionTimeoutMs ?? config.defaults.sessionTimeoutMs,
+        proxy: entry.proxy ?? config.defaults.proxy,
       });
     }
   }
@@ -65,5 +68,6 @@ export function defaultSettings(config: ResolvedConfig, port: number, proto: Pro
     readLimit: config.defaults.readLimit,
     idleTimeoutMs: config.defaults.idleTimeoutMs,
     sessionTimeoutMs: config.defaults.sessionTimeoutMs,
+    proxy: config.defaults.proxy,
   };
 }

@@ -60,6 +60,21 @@ export interface Attack {
   plugins: {
     [k: string]: unknown;
   };
+  /**
+   * The other end of a mirror or proxy splice.
+   */
+  peer?: {
+    address: string;
+    port: number;
+    role: 'mirror' | 'proxy';
+  };
+  /**
+   * Set when mirror or proxy could not be done and the session ran in normal mode instead.
+   */
+  fallback?: {
+    from: 'mirror' | 'proxy';
+    reason: string;
+  };
 }
 export interface Endpoint {
   /**

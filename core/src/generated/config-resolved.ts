@@ -109,11 +109,33 @@ export interface ResolvedConfig {
      * A session ends this long after it started, whatever happens.
      */
     sessionTimeoutMs: number;
+    proxy?: ProxyTarget;
   };
   /**
    * The ports to trap and how. A port or range may appear once per protocol.
    */
   ports: PortEntry[];
+  /**
+   * Mirror and proxy modes: connect timeouts and limits on concurrent spliced sessions.
+   */
+  splice: {
+    /**
+     * Connect-back (mirror) or connect (proxy) that takes longer falls back to normal mode.
+     */
+    connectTimeoutMs: number;
+    /**
+     * Concurrent mirror sessions per remote address; beyond it a session falls back to normal.
+     */
+    mirrorPerSource: number;
+    /**
+     * Concurrent mirror sessions in total.
+     */
+    mirrorTotal: number;
+    /**
+     * Concurrent proxy sessions in total.
+     */
+    proxyTotal: number;
+  };
   /**
    * Limits on UDP replies, so the honeypot cannot be used as a reflector or amplifier.
    */
@@ -195,6 +217,25 @@ export interface ResolvedConfig {
     group: string;
   };
 }
+/**
+ * Where proxy mode forwards a session: host:port, optionally another target per source network.
+ */
+export interface ProxyTarget {
+  /**
+   * host:port (IPv6 as [addr]:port) of the peer, e.g. a high-interaction honeypot.
+   */
+  target: string;
+  /**
+   * Per source network targets, first match wins; sources no route matches go to target.
+   */
+  routes: {
+    /**
+     * Source network in CIDR form, e.g. 10.0.0.0/8 or 2001:db8::/32.
+     */
+    from: string;
+    target: string;
+  }[];
+}
 export interface PortEntry {
   /**
    * A port (2323) or an inclusive range ("20000-20099").
@@ -209,4 +250,5 @@ export interface PortEntry {
   readLimit?: ReadLimit;
   idleTimeoutMs?: IdleTimeoutMs;
   sessionTimeoutMs?: SessionTimeoutMs;
+  proxy?: ProxyTarget;
 }

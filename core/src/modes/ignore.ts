@@ -2,6 +2,6 @@
 // datagrams are recorded (the session ends when the peer goes quiet).
 import type { Session } from '../session/types.js';
 
-export function ignore(session: Session, proto: 'tcp' | 'udp'): void {
-  if (proto === 'tcp') session.end('ignored');
+export function ignore(session: Session): void {
+  if (session.proto === 'tcp') session.end('ignored');
 }

@@ -1,23 +1,22 @@
 // The connection modes, by name. Each mode is one file.
-import { HoneytrapError } from '../errors.js';
-import type { Mode, Proto } from '../config/ports.js';
-import type { Session } from '../session/types.js';
+import type { Mode } from '../config/ports.js';
+import type { Session, SessionHost } from '../session/types.js';
 import { ignore } from './ignore.js';
+import { mirror } from './mirror.js';
 import { normal } from './normal.js';
+import { proxy } from './proxy.js';
 
 export type ModeHandler = (session: Session) => void;
 
-export function modeHandler(mode: Mode, proto: Proto): ModeHandler {
+export function modeHandler(mode: Mode, host: SessionHost): ModeHandler {
   switch (mode) {
     case 'normal':
       return normal;
     case 'ignore':
-      return (s) => ignore(s, proto);
+      return ignore;
     case 'mirror':
+      return (s) => mirror(s, host);
     case 'proxy':
-      throw new HoneytrapError(
-        'HT_UNSUPPORTED',
-        `${mode} mode is not available in this version yet`,
-      );
+      return (s) => proxy(s, host);
   }
 }

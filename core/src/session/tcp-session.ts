@@ -1,22 +1,30 @@
 // One TCP connection: timers, read limit, recording, and exactly one attack
-// string when it closes, whatever closed it.
-import type { Socket } from 'node:net';
+// string when it closes, whatever closed it. In mirror and proxy modes it is
+// spliced to a peer socket; both directions are recorded under the read
+// limit and the transfer goes on past it (pipe() applies backpressure, so a
+// slow side never makes us buffer without bound).
+import { connect, type Socket } from 'node:net';
 import { newAttackId } from '../attack/id.js';
 import { normalizeAddress } from '../attack/address.js';
 import { Recorder } from '../attack/recorder.js';
+import type { Attack } from '../generated/attack.js';
 import type { PortSettings } from '../config/ports.js';
-import type { EndReason, Session, SessionHost } from './types.js';
+import type { EndReason, Endpoint, Session, SessionHost, SpliceRole } from './types.js';
 
 export class TcpSession implements Session {
   readonly id: string;
+  readonly proto = 'tcp' as const;
   private readonly recorder: Recorder;
   private reason: EndReason | undefined;
-  private error: NodeJS.ErrnoException | undefined;
+  private error: string | undefined;
   private sessionTimer: NodeJS.Timeout | undefined;
   private templateName: string | undefined;
+  private peer: { socket: Socket; info: NonNullable<Attack['peer']> } | undefined;
+  private fallbackInfo: Attack['fallback'];
+  private readonly endHooks: (() => void)[] = [];
   // Captured at accept: after close, Node no longer reports the addresses.
-  private readonly local: { address: string; port: number };
-  private readonly remote: { address: string; port: number };
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
 
   constructor(
     private readonly socket: Socket,
@@ -36,13 +44,19 @@ export class TcpSession implements Session {
   start(mode: (s: Session) => void): void {
     const { socket, settings } = this;
     this.host.track(this);
-    socket.on('error', (err: NodeJS.ErrnoException) => (this.error ??= err));
+    socket.on('error', (err: NodeJS.ErrnoException) => (this.error ??= err.code ?? err.message));
     socket.once('close', () => this.closed());
     socket.setTimeout(settings.idleTimeoutMs, () => this.end('idle-timeout'));
     this.sessionTimer = setTimeout(() => this.end('session-timeout'), settings.sessionTimeoutMs);
     socket.on('data', (chunk: Buffer) => {
       this.recorder.record('in', chunk);
-      if (this.recorder.in.truncated) this.end('read-limit');
+      // A splice forwards past the limit (recording stops); other modes stop reading.
+      if (!this.peer && this.recorder.in.truncated) this.end('read-limit');
+    });
+    // The server allows half-open sockets so a splice can forward a half-close;
+    // without a peer, the attacker's FIN ends the session.
+    socket.on('end', () => {
+      if (!this.peer) socket.end();
     });
     mode(this);
   }
@@ -59,6 +73,63 @@ export class TcpSession implements Session {
     this.socket.write(data);
   }
 
+  splice(peer: Endpoint, role: SpliceRole, connectTimeoutMs: number): Promise<void> {
+    const attacker = this.socket;
+    attacker.pause();
+    return new Promise((resolve, reject) => {
+      const out = connect({
+        host: peer.address,
+        port: peer.port,
+        allowHalfOpen: true,
+        noDelay: true,
+      });
+      const timer = setTimeout(
+        () => out.destroy(new Error(`${role} connect to ${fmt(peer)} timed out`)),
+        connectTimeoutMs,
+      );
+      const failed = (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        attacker.resume();
+        reject(new Error(`${role} connect to ${fmt(peer)} failed: ${err.code ?? err.message}`));
+      };
+      out.once('error', failed);
+      out.once('connect', () => {
+        clearTimeout(timer);
+        out.removeListener('error', failed);
+        if (attacker.destroyed) {
+          out.destroy();
+          return reject(new Error('attacker left before the peer answered'));
+        }
+        this.peer = {
+          socket: out,
+          info: { address: normalizeAddress(peer.address), port: peer.port, role },
+        };
+        out.on('data', (chunk: Buffer) => this.recorder.record('out', chunk));
+        out.on(
+          'error',
+          (err: NodeJS.ErrnoException) => (this.error ??= `peer ${err.code ?? err.message}`),
+        );
+        // Peer gone for good (closed or reset): end the attacker side too.
+        out.once('close', () => {
+          if (!attacker.destroyed) attacker.end();
+          setTimeout(() => attacker.destroy(), 2000).unref();
+        });
+        attacker.pipe(out);
+        out.pipe(attacker);
+        attacker.resume();
+        resolve();
+      });
+    });
+  }
+
+  fallback(from: SpliceRole, reason: string): void {
+    this.fallbackInfo = { from, reason };
+  }
+
+  onEnd(fn: () => void): void {
+    this.endHooks.push(fn);
+  }
+
   end(reason: EndReason): void {
     this.reason ??= reason;
     this.socket.destroy();
@@ -67,9 +138,14 @@ export class TcpSession implements Session {
   private closed(): void {
     clearTimeout(this.sessionTimer);
     this.host.untrack(this);
+    // We close first: reset the peer so its 4-tuple leaves no TIME_WAIT here
+    // (mirror reuses the same destination for every session).
+    if (this.peer && !this.peer.socket.destroyed) this.peer.socket.resetAndDestroy();
+    for (const fn of this.endHooks.splice(0)) fn();
     const err = this.error;
     const reason: EndReason =
-      this.reason ?? (err ? (err.code === 'ECONNRESET' ? 'reset' : 'error') : 'closed');
+      this.reason ??
+      (err ? (err === 'ECONNRESET' || err.endsWith(' ECONNRESET') ? 'reset' : 'error') : 'closed');
     const attack = this.recorder.finish({
       id: this.id,
       sensor: this.host.sensor,
@@ -80,7 +156,13 @@ export class TcpSession implements Session {
       endReason: reason,
     });
     if (this.templateName !== undefined) attack.template = this.templateName;
-    if (err) attack.error = err.code ?? err.message;
+    if (this.peer) attack.peer = this.peer.info;
+    if (this.fallbackInfo) attack.fallback = this.fallbackInfo;
+    if (err) attack.error = err;
     this.host.finished(attack);
   }
+}
+
+function fmt(e: Endpoint): string {
+  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }

@@ -1,22 +1,35 @@
 // One UDP port: datagrams from one remote address/port form a session until
-// it is idle, too old, or over its read limit. State is bounded per port.
-import type { Socket as UdpSocket, RemoteInfo } from 'node:dgram';
+// it is idle, too old, or over its read limit. State is bounded per port. In
+// mirror and proxy modes a session gets its own socket connected to the peer;
+// the peer's datagrams go back to the attacker under the UDP reply limits.
+import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import { newAttackId } from '../attack/id.js';
 import { normalizeAddress } from '../attack/address.js';
 import { Recorder } from '../attack/recorder.js';
+import type { Attack } from '../generated/attack.js';
 import type { PortSettings } from '../config/ports.js';
-import type { EndReason, Session, SessionHost } from './types.js';
+import type { EndReason, Endpoint, Session, SessionHost, SpliceRole } from './types.js';
 
 /** Concurrent UDP sessions per port; the oldest is ended to make room. */
 export const MAX_UDP_SESSIONS_PER_PORT = 4096;
+/** Datagrams kept for a peer while its socket is being set up. */
+const MAX_PENDING = 16;
 
 class UdpSession implements Session {
   readonly id: string;
+  readonly proto = 'udp' as const;
   readonly recorder: Recorder;
-  private reason: EndReason | undefined;
+  readonly remote: Endpoint;
   private templateName: string | undefined;
   private idleTimer: NodeJS.Timeout;
   private sessionTimer: NodeJS.Timeout;
+  private peer: { socket: UdpSocket; info: NonNullable<Attack['peer']> } | undefined;
+  /** Datagrams not yet forwarded; dropped once the mode needs no peer. */
+  private pending: Buffer[] | undefined = [];
+  private fallbackInfo: Attack['fallback'];
+  private error: string | undefined;
+  private readonly endHooks: (() => void)[] = [];
   done = false;
 
   constructor(
@@ -27,15 +40,29 @@ class UdpSession implements Session {
   ) {
     this.recorder = new Recorder(settings.readLimit);
     this.id = newAttackId(this.recorder.startedAt);
+    this.remote = { address: normalizeAddress(rinfo.address), port: rinfo.port };
     this.idleTimer = setTimeout(() => this.end('idle-timeout'), settings.idleTimeoutMs);
     this.sessionTimer = setTimeout(() => this.end('session-timeout'), settings.sessionTimeoutMs);
+  }
+
+  get local(): Endpoint {
+    return this.port.localAddress();
   }
 
   datagram(msg: Buffer): void {
     this.idleTimer.refresh();
     this.recorder.record('in', msg);
-    if (this.recorder.in.truncated) this.end('read-limit');
+    if (this.peer) this.peer.socket.send(msg);
+    else if (this.pending && this.pending.length < MAX_PENDING) this.pending.push(msg);
+    if (!this.peer && this.recorder.in.truncated) this.end('read-limit');
   }
+
+  /** The mode has run: datagrams only need keeping while a splice connects. */
+  settled(): void {
+    if (!this.peer && !this.connecting) this.pending = undefined;
+  }
+
+  private connecting = false;
 
   template(): { name: string; data: Buffer } | undefined {
     const t = this.port.host.template(this.settings);
@@ -58,31 +85,85 @@ class UdpSession implements Session {
     this.port.socket.send(reply, this.rinfo.port, this.rinfo.address);
   }
 
+  splice(peer: Endpoint, role: SpliceRole, connectTimeoutMs: number): Promise<void> {
+    this.connecting = true;
+    const sock = createSocket(isIPv6(peer.address) ? 'udp6' : 'udp4');
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => sock.emit('error', new Error('timed out')), connectTimeoutMs);
+      const failed = (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        this.connecting = false;
+        this.pending = undefined;
+        sock.close();
+        reject(
+          new Error(`${role} to ${peer.address}:${peer.port} failed: ${err.code ?? err.message}`),
+        );
+      };
+      sock.once('error', failed);
+      sock.connect(peer.port, peer.address, () => {
+        clearTimeout(timer);
+        sock.removeListener('error', failed);
+        this.connecting = false;
+        if (this.done) {
+          sock.close();
+          return reject(new Error('session ended before the peer socket was ready'));
+        }
+        this.peer = {
+          socket: sock,
+          info: { address: normalizeAddress(peer.address), port: peer.port, role },
+        };
+        // An ICMP unreachable from the peer arrives as an error on the connected socket.
+        sock.on(
+          'error',
+          (err: NodeJS.ErrnoException) => (this.error ??= `peer ${err.code ?? err.message}`),
+        );
+        sock.on('message', (msg: Buffer) => {
+          this.idleTimer.refresh();
+          this.send(msg);
+        });
+        for (const msg of this.pending ?? []) sock.send(msg);
+        this.pending = undefined;
+        resolve();
+      });
+    });
+  }
+
+  fallback(from: SpliceRole, reason: string): void {
+    this.fallbackInfo = { from, reason };
+  }
+
+  onEnd(fn: () => void): void {
+    this.endHooks.push(fn);
+  }
+
   end(reason: EndReason): void {
     if (this.done) return;
     this.done = true;
-    this.reason = reason;
     clearTimeout(this.idleTimer);
     clearTimeout(this.sessionTimer);
     this.port.forget(this);
-    const local = this.port.localAddress();
+    this.peer?.socket.close();
+    for (const fn of this.endHooks.splice(0)) fn();
     const attack = this.recorder.finish({
       id: this.id,
       sensor: this.port.host.sensor,
       proto: 'udp',
-      local,
-      remote: { address: normalizeAddress(this.rinfo.address), port: this.rinfo.port },
+      local: this.local,
+      remote: this.remote,
       mode: this.settings.mode,
-      endReason: this.reason,
+      endReason: reason,
     });
     if (this.templateName !== undefined) attack.template = this.templateName;
+    if (this.peer) attack.peer = this.peer.info;
+    if (this.fallbackInfo) attack.fallback = this.fallbackInfo;
+    if (this.error) attack.error = this.error;
     this.port.host.finished(attack);
   }
 }
 
 export class UdpPort {
   private readonly sessions = new Map<string, UdpSession>();
-  private local: { address: string; port: number } | undefined;
+  private local: Endpoint | undefined;
 
   constructor(
     readonly socket: UdpSocket,
@@ -92,19 +173,11 @@ export class UdpPort {
     private readonly onNewSession: () => void = () => undefined,
   ) {
     socket.on('message', (msg, rinfo) => this.message(msg, rinfo));
-    // Read the address now, while the socket is bound: sessions ended at
-    // shutdown finish after the capture closed it, when address() throws.
-    this.localAddress();
   }
 
-  localAddress(): { address: string; port: number } {
+  localAddress(): Endpoint {
     if (!this.local) {
-      let a: { address: string; port: number };
-      try {
-        a = this.socket.address();
-      } catch {
-        return { address: '', port: this.settings.port }; // not bound (yet or any more)
-      }
+      const a = this.socket.address();
       this.local = { address: normalizeAddress(a.address), port: a.port };
     }
     return this.local;
@@ -124,6 +197,7 @@ export class UdpPort {
       this.host.track(s);
       s.datagram(msg);
       this.mode(s);
+      s.settled();
       return;
     }
     s.datagram(msg);
