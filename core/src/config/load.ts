@@ -1,6 +1,6 @@
 // Reads a config file (YAML; JSON is valid YAML) or the embedded default and validates it.
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { HoneytrapError } from '../errors.js';
 import type { ResolvedConfig } from '../generated/config-resolved.js';
 import { defaultConfigText } from './default.js';
@@ -13,10 +13,13 @@ export interface LoadedConfig {
 }
 
 export function parseConfigText(text: string, source: string): ResolvedConfig {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  // linePos is only filled in by prettyErrors (which rewrites the message), so
+  // positions come from our own line counter.
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length) {
     const details = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
       const at = pos ? `${source}:${pos.line}:${pos.col}` : source;
       return `${at}: ${e.message.split('\n')[0]}`;
     });

@@ -20,7 +20,12 @@ function schemaValidator() {
     const schema = JSON.parse(
       readFileSync(join(paths.schemas, 'config.schema.json'), 'utf8'),
     ) as object;
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, allowUnionTypes: true });
+    const ajv = new Ajv({
+      allErrors: true,
+      useDefaults: true,
+      allowUnionTypes: true,
+      verbose: true,
+    });
     validator = ajv.compile(schema);
   }
   return validator;
@@ -43,6 +48,12 @@ export function formatAjvError(e: ErrorObject): string {
       return `${e.instancePath}/${String(p.missingProperty)}: is required`;
     case 'type':
       return `${where(e.instancePath)}: must be ${String(p.type).split(',').join(' or ')}`;
+    case 'minimum':
+    case 'maximum':
+      // Same words as a port given as text ("70000"), which the semantic check reports.
+      if (e.instancePath.endsWith('/port'))
+        return `${e.instancePath}: ${String(e.data)} is not a port number (1-65535)`;
+      return `${where(e.instancePath)}: must be ${e.keyword === 'minimum' ? '>=' : '<='} ${String(p.limit)} (got ${JSON.stringify(e.data)})`;
     case 'pattern':
       if (e.instancePath.endsWith('/port'))
         return `${e.instancePath}: must be a port (2323) or a range ("20000-20099")`;
@@ -67,20 +78,39 @@ export function validateConfig(
   return errors.length ? { ok: false, errors } : { ok: true, config };
 }
 
+function targetError(target: string, at: string): string[] {
+  const port = Number(target.slice(target.lastIndexOf(':') + 1));
+  return port >= 1 && port <= 65535 ? [] : [`${at}: port ${port} of "${target}" is not 1-65535`];
+}
+
+function proxyErrors(
+  proxy: NonNullable<ResolvedConfig['defaults']['proxy']>,
+  at: string,
+): string[] {
+  const errors = targetError(proxy.target, `${at}/target`);
+  (proxy.routes ?? []).forEach((r, i) => {
+    errors.push(...targetError(r.target, `${at}/routes/${i}/target`));
+    const [net = '', bits = ''] = r.from.split('/');
+    const family = isIP(net);
+    const max = family === 4 ? 32 : 128;
+    if (!family || Number(bits) > max)
+      errors.push(
+        `${at}/routes/${i}/from: "${r.from}" is not a network in CIDR form (e.g. 10.0.0.0/8)`,
+      );
+  });
+  return errors;
+}
+
 function semanticErrors(config: ResolvedConfig): string[] {
   const errors: string[] = [];
 
-  if (config.capture.type === 'nfqueue')
-    errors.push('/capture/type: nfqueue capture is not available in this version yet (issue #3)');
   config.capture.addresses.forEach((a, i) => {
     if (!isIP(a)) errors.push(`/capture/addresses/${i}: "${a}" is not an IPv4 or IPv6 address`);
   });
 
-  const unavailable = (mode: string) => mode === 'mirror' || mode === 'proxy';
-  if (unavailable(config.defaults.mode))
-    errors.push(
-      `/defaults/mode: ${config.defaults.mode} mode is not available in this version yet (issue #4)`,
-    );
+  if (config.defaults.mode === 'proxy' && !config.defaults.proxy)
+    errors.push('/defaults/proxy: proxy mode needs a target (defaults.proxy.target)');
+  if (config.defaults.proxy) errors.push(...proxyErrors(config.defaults.proxy, '/defaults/proxy'));
 
   config.templates.dirs.forEach((d, i) => {
     let isDir = false;
@@ -102,8 +132,11 @@ function semanticErrors(config: ResolvedConfig): string[] {
       errors.push(`${at}/port: ${range.error}`);
       return;
     }
-    if (entry.mode && unavailable(entry.mode))
-      errors.push(`${at}/mode: ${entry.mode} mode is not available in this version yet (issue #4)`);
+    if ((entry.mode ?? config.defaults.mode) === 'proxy' && !entry.proxy && !config.defaults.proxy)
+      errors.push(
+        `${at}/proxy: proxy mode needs a target: set proxy.target here or in defaults.proxy`,
+      );
+    if (entry.proxy) errors.push(...proxyErrors(entry.proxy, `${at}/proxy`));
     if (entry.template !== undefined && !templates.has(entry.template))
       errors.push(`${at}/template: no template "${entry.template}" in ${templates.describe()}`);
     total += range.to - range.from + 1;

@@ -12,8 +12,8 @@ export function parseListQuery(q: URLSearchParams): ListFilter | { error: string
   const int = (k: string) => {
     const v = q.get(k);
     if (v === null) return undefined;
-    const n = Number(v);
-    return Number.isInteger(n) ? n : NaN;
+    // Digits only: Number() would also take "", "0x10" and "1e3".
+    return /^-?\d+$/.test(v) ? Number(v) : NaN;
   };
   const sinceMs = int('sinceMs');
   const port = int('port');

@@ -5,6 +5,7 @@
 import { Level } from 'level';
 import { HoneytrapError } from '../errors.js';
 import type { Attack } from '../generated/attack.js';
+import { normalizeAddress } from '../attack/address.js';
 import { idLowerBound } from '../attack/id.js';
 import { HIGH, SEP, idOf, portKey, portPrefix, sourceKey } from './keys.js';
 
@@ -142,7 +143,8 @@ export class AttackStore {
     const since = filter.sinceMs === undefined ? '' : idLowerBound(filter.sinceMs);
     let ids: string[];
     if (filter.source !== undefined) {
-      const prefix = filter.source + SEP;
+      // Stored addresses are normalized (::ffff:1.2.3.4 -> 1.2.3.4, IPv6 lowercase).
+      const prefix = normalizeAddress(filter.source) + SEP;
       ids = await this.indexIds(this.bySource, prefix + since, prefix + HIGH, Infinity);
     } else if (filter.port !== undefined) {
       const protos = filter.proto ? [filter.proto] : (['tcp', 'udp'] as const);
