@@ -10,6 +10,7 @@ import { UdpReplyLimit } from './session/udp-reply-limit.js';
 import { SpliceGuard } from './session/splice-guard.js';
 import { raiseFdLimit, type FdLimit } from './system/fd-limit.js';
 import { dropPrivileges } from './system/privileges.js';
+import { enableTimeWaitReuse } from './system/tcp-reuse.js';
 import { HoneytrapError } from './errors.js';
 import type { Attack } from './generated/attack.js';
 import type { ResolvedConfig } from './generated/config-resolved.js';
@@ -85,6 +86,18 @@ export class Daemon implements SessionHost {
   private async listen(): Promise<void> {
     const plan = expandPorts(this.config);
     this.fdLimit = raiseFdLimit();
+    const mirrors =
+      this.config.defaults.mode === 'mirror' || [...plan.values()].some((p) => p.mode === 'mirror');
+    if (mirrors) {
+      const reuse = enableTimeWaitReuse();
+      if (reuse.value === 1)
+        this.log.info({ changed: reuse.changed }, 'mirror: net.ipv4.tcp_tw_reuse=1');
+      else
+        this.log.warn(
+          { error: reuse.error },
+          'mirror: cannot set net.ipv4.tcp_tw_reuse=1; mirror rate per attacker port is limited by TIME_WAIT',
+        );
+    }
     if (this.config.capture.type === 'nfqueue') {
       const settingsFor = (port: number, proto: 'tcp' | 'udp') =>
         plan.get(portKey(port, proto)) ?? defaultSettings(this.config, port, proto);
