@@ -173,11 +173,19 @@ export class UdpPort {
     private readonly onNewSession: () => void = () => undefined,
   ) {
     socket.on('message', (msg, rinfo) => this.message(msg, rinfo));
+    // Read the address now, while the socket is bound: sessions ended at
+    // shutdown finish after the capture closed it, when address() throws.
+    this.localAddress();
   }
 
   localAddress(): Endpoint {
     if (!this.local) {
-      const a = this.socket.address();
+      let a: { address: string; port: number };
+      try {
+        a = this.socket.address();
+      } catch {
+        return { address: '', port: this.settings.port }; // not bound (yet or any more)
+      }
       this.local = { address: normalizeAddress(a.address), port: a.port };
     }
     return this.local;
