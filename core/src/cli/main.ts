@@ -7,6 +7,7 @@ import { listCommand, showCommand } from './commands/attacks.js';
 import { configCheckCommand, configDefaultCommand } from './commands/config.js';
 import { iptablesCommand } from './commands/iptables.js';
 import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
 
 const { version } = JSON.parse(readFileSync(paths.packageJson, 'utf8')) as { version: string };
 
@@ -28,6 +29,13 @@ export function buildProgram(): Command {
     .description('run the daemon (embedded default config unless --config)')
     .option('-c, --config <file>', 'config file (YAML or JSON)')
     .action(runCommand);
+
+  storeOptions(
+    program
+      .command('status')
+      .description("a running daemon's counters (sessions, stores, queue, port table)")
+      .option('--json', 'print JSON'),
+  ).action(statusCommand);
 
   const attacks = program.command('attacks').description('read recorded attack strings');
   storeOptions(
