@@ -11,7 +11,15 @@ export type ErrorCode =
   | 'HT_STORE_WRITE'
   | 'HT_NOT_FOUND'
   | 'HT_CONTROL'
-  | 'HT_UNSUPPORTED';
+  | 'HT_UNSUPPORTED'
+  | 'HT_PLUGIN_MANIFEST'
+  | 'HT_PLUGIN_LOAD'
+  | 'HT_PLUGIN_TIMEOUT'
+  | 'HT_PLUGIN_MEMORY'
+  | 'HT_PLUGIN_EXIT'
+  | 'HT_PLUGIN_THREW'
+  | 'HT_PLUGIN_RESULT'
+  | 'HT_PLUGIN_DENIED';
 
 export interface ErrorContext {
   /** "2323/tcp" when the error concerns a port. */

@@ -186,6 +186,45 @@ export interface HoneytrapConfig {
      */
     flushIntervalMs?: number;
   };
+  /**
+   * The plugin host: where plugins are found and their configs.
+   */
+  plugins?: {
+    /**
+     * Plugin folders, each holding one folder per plugin; watched, so dropping a plugin in or taking it out needs no restart.
+     */
+    dirs?: string[];
+    /**
+     * Also load the plugins shipped in plugins/.
+     */
+    builtin?: boolean;
+    /**
+     * Plugins not to run, by name.
+     */
+    disabled?: string[];
+    /**
+     * Each plugin's own config by plugin name, validated against the plugin's configSchema.
+     */
+    config?: {
+      [k: string]: {};
+    };
+    /**
+     * Attacks waiting for plugins at most; beyond it new attacks skip the plugins (counted and logged).
+     */
+    maxBacklog?: number;
+    /**
+     * Consecutive failures after which a plugin is disabled with the reason.
+     */
+    failureLimit?: number;
+    /**
+     * Largest artifact a plugin may write.
+     */
+    maxArtifactBytes?: number;
+    /**
+     * Largest result (JSON) one plugin task may return; more is a failure.
+     */
+    maxResultBytes?: number;
+  };
   log?: {
     level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
     /**
