@@ -46,44 +46,56 @@ export async function daemonStatus(socketPath: string): Promise<DaemonStats | un
   }
 }
 
+/** How long a reader waits for a store another reader (a honeytrap command) holds for a moment. */
+const LOCK_WAIT_MS = 3000;
+
+function daemonSource(socketPath: string): AttackSource {
+  const call = async (path: string) => {
+    const r = await getJson(socketPath, path);
+    if (r.status === 404) return undefined;
+    if (r.status !== 200)
+      throw new HoneytrapError(
+        'HT_CONTROL',
+        `daemon answered ${r.status}: ${JSON.stringify(r.body)}`,
+      );
+    return r.body;
+  };
+  return {
+    via: 'daemon',
+    list: async (f) => ((await call(`/attacks?${toListQuery(f)}`)) ?? []) as Attack[],
+    get: async (id) => (await call(`/attacks/${encodeURIComponent(id)}`)) as Attack | undefined,
+    close: () => Promise.resolve(),
+  };
+}
+
 export async function openAttackSource(
   storePath: string,
   socketPath: string,
 ): Promise<AttackSource> {
-  if (await daemonStatus(socketPath)) {
-    const call = async (path: string) => {
-      const r = await getJson(socketPath, path);
-      if (r.status === 404) return undefined;
-      if (r.status !== 200)
+  if (await daemonStatus(socketPath)) return daemonSource(socketPath);
+  // LevelDB has one process at a time: another honeytrap command reading the
+  // store holds it for a moment, and a daemon that is starting holds it before
+  // its control socket answers. Wait a little for either before giving up.
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const store = await AttackStore.open(storePath);
+      return {
+        via: 'store',
+        list: (f) => store.list(f),
+        get: (id) => store.get(id),
+        close: () => store.close(),
+      };
+    } catch (err) {
+      if (!(err instanceof HoneytrapError && err.code === 'HT_STORE_LOCKED')) throw err;
+      if (Date.now() >= deadline)
         throw new HoneytrapError(
-          'HT_CONTROL',
-          `daemon answered ${r.status}: ${JSON.stringify(r.body)}`,
+          'HT_STORE_LOCKED',
+          `store ${storePath} is held by another process: a daemon whose control socket ${socketPath} does not answer, or another honeytrap command`,
+          { file: storePath, cause: err },
         );
-      return r.body;
-    };
-    return {
-      via: 'daemon',
-      list: async (f) => ((await call(`/attacks?${toListQuery(f)}`)) ?? []) as Attack[],
-      get: async (id) => (await call(`/attacks/${encodeURIComponent(id)}`)) as Attack | undefined,
-      close: () => Promise.resolve(),
-    };
+    }
+    await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+    if (await daemonStatus(socketPath)) return daemonSource(socketPath);
   }
-  let store: AttackStore;
-  try {
-    store = await AttackStore.open(storePath);
-  } catch (err) {
-    if (err instanceof HoneytrapError && err.code === 'HT_STORE_LOCKED')
-      throw new HoneytrapError(
-        'HT_STORE_LOCKED',
-        `store ${storePath} is held by a daemon whose control socket ${socketPath} does not answer`,
-        { file: storePath, cause: err },
-      );
-    throw err;
-  }
-  return {
-    via: 'store',
-    list: (f) => store.list(f),
-    get: (id) => store.get(id),
-    close: () => store.close(),
-  };
 }

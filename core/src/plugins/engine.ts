@@ -67,9 +67,12 @@ export interface NetworkBroker {
 
 export interface PluginRunner {
   /**
-   * Runs one task. Resolves with the plugin's raw result (the host validates
-   * its shape) or rejects with a PluginError: HT_PLUGIN_TIMEOUT, _MEMORY,
-   * _EXIT, _THREW or _DENIED. Never leaves a task unsettled.
+   * Runs one task. At most manifest.limits.concurrency tasks run at once (the
+   * runner queues the rest itself) and a task's timeout starts when it starts
+   * running, not when it was queued. Resolves with the plugin's raw result
+   * (the host validates its shape) or rejects with a PluginError:
+   * HT_PLUGIN_TIMEOUT, _MEMORY, _EXIT, _THREW or _DENIED. Never leaves a task
+   * unsettled.
    */
   run(input: PluginTaskInput): Promise<unknown>;
   /** Stops the plugin's threads; in-flight tasks reject. */
