@@ -44,6 +44,10 @@ const targets = [
     schema: 'plugin-result.schema.json',
     out: ['core/src/generated/plugin-result.ts', 'sdk/src/generated/plugin-result.ts'],
   },
+  {
+    schema: 'plugin-record.schema.json',
+    out: ['core/src/generated/plugin-record.ts', 'sdk/src/generated/plugin-record.ts'],
+  },
 ];
 
 export async function generate() {
@@ -52,6 +56,7 @@ export async function generate() {
     const schema = JSON.parse(await readFile(join(root, 'schemas', t.schema), 'utf8'));
     const banner = `/* Generated from schemas/${t.schema} by scripts/gen-types.mjs. Do not edit; run npm run gen:types. */`;
     const opts = {
+      cwd: join(root, 'schemas'),
       bannerComment: banner,
       additionalProperties: false,
       unknownAny: true,

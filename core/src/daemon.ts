@@ -21,6 +21,9 @@ import { AttackStore } from './store/attack-store.js';
 import type { Session, SessionHost } from './session/types.js';
 import { TemplateLibrary } from './templates.js';
 
+/** How long shutdown keeps retrying a failing store before giving up. */
+const STOP_FLUSH_MS = 15_000;
+
 export function storePath(config: ResolvedConfig): string {
   return config.store.path || defaultDataDir();
 }
@@ -72,12 +75,20 @@ export class Daemon implements SessionHost {
 
   static async start(config: ResolvedConfig, log: Logger): Promise<Daemon> {
     const path = storePath(config);
-    const store = await AttackStore.open(path, config.store);
+    const store = await openStoreWaiting(path, config.store);
     const daemon = new Daemon(config, store, log);
+    store.onWriteError = (err, attempt) =>
+      log.error(
+        { code: err.code, attempt, pending: store.pendingCount },
+        `${err.message}; retrying`,
+      );
     try {
       await daemon.listen();
     } catch (err) {
-      await store.close();
+      // Undo what started, or the process would stay up holding the ports.
+      await daemon.capture?.stop().catch(() => undefined);
+      await daemon.control?.stop().catch(() => undefined);
+      await store.close().catch(() => undefined);
       throw err;
     }
     return daemon;
@@ -217,13 +228,42 @@ export class Daemon implements SessionHost {
       for (const s of [...this.active]) s.end('shutdown');
       // TCP sessions finish on their 'close' event, a tick after destroy().
       for (let i = 0; i < 100 && this.active.size; i++) await new Promise((r) => setTimeout(r, 10));
+      const flushed = await this.store.flushWithin(STOP_FLUSH_MS);
+      if (!flushed) {
+        // The store refuses writes (disk full?): say exactly what is lost.
+        this.log.fatal(
+          { lost: this.store.pendingCount },
+          'store still failing at shutdown; attacks not stored',
+        );
+        await this.control?.stop();
+        throw new HoneytrapError(
+          'HT_STORE_WRITE',
+          `${this.store.pendingCount} attacks could not be stored`,
+        );
+      }
       await Promise.all([...this.inFlight]);
-      await this.store.flush();
       await this.control?.stop();
       await this.store.close();
       this.log.info({ sessions, stored: this.store.stored }, 'honeytrap stopped');
     })();
     return this.stopping;
+  }
+}
+
+/** A honeytrap command may hold the store for a moment: wait for it rather than fail. */
+async function openStoreWaiting(path: string, opts: ResolvedConfig['store']): Promise<AttackStore> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return await AttackStore.open(path, opts);
+    } catch (err) {
+      if (
+        !(err instanceof HoneytrapError && err.code === 'HT_STORE_LOCKED') ||
+        Date.now() > deadline
+      )
+        throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 

@@ -15,7 +15,14 @@ describe('generated types', () => {
       'core/src/generated/attack.ts',
       'core/src/generated/config-resolved.ts',
       'core/src/generated/config.ts',
+      'core/src/generated/plugin-manifest-resolved.ts',
+      'core/src/generated/plugin-manifest.ts',
+      'core/src/generated/plugin-record.ts',
+      'core/src/generated/plugin-result.ts',
       'sdk/src/generated/attack.ts',
+      'sdk/src/generated/plugin-manifest.ts',
+      'sdk/src/generated/plugin-record.ts',
+      'sdk/src/generated/plugin-result.ts',
     ]);
     const stale: string[] = [];
     for (const [rel, text] of files) {

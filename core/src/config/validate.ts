@@ -1,67 +1,22 @@
 // Schema validation (ajv, defaults applied) and the checks a schema cannot
 // express (ranges, overlaps, templates that exist). Every problem is reported
 // as "<JSON pointer>: <reason>", all at once.
-import { readFileSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { MAX_SOCKET_PATH } from '../control/server.js';
+import { defaultDataDir } from '../paths.js';
+import { isIP } from 'node:net';
 import type { HoneytrapConfig } from '../generated/config.js';
 import type { ResolvedConfig } from '../generated/config-resolved.js';
-import { paths } from '../paths.js';
+import { formatAjvError, schemaFileValidator } from '../schema/validator.js';
 import { expandPorts, parsePortSpec, MAX_LISTEN_PORTS } from './ports.js';
 import { TemplateLibrary } from '../templates.js';
 
 export type { HoneytrapConfig, ResolvedConfig };
+export { formatAjvError };
 
-let validator: ReturnType<Ajv['compile']> | undefined;
-
-function schemaValidator() {
-  if (!validator) {
-    const schema = JSON.parse(
-      readFileSync(join(paths.schemas, 'config.schema.json'), 'utf8'),
-    ) as object;
-    const ajv = new Ajv({
-      allErrors: true,
-      useDefaults: true,
-      allowUnionTypes: true,
-      verbose: true,
-    });
-    validator = ajv.compile(schema);
-  }
-  return validator;
-}
-
-function where(path: string): string {
-  return path === '' ? '/' : path;
-}
-
-export function formatAjvError(e: ErrorObject): string {
-  const p = e.params as Record<string, unknown>;
-  switch (e.keyword) {
-    case 'enum':
-      return `${where(e.instancePath)}: must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
-    case 'additionalProperties': {
-      const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
-      return `${e.instancePath}/${String(p.additionalProperty)}: unknown property (allowed: ${allowed.join(', ')})`;
-    }
-    case 'required':
-      return `${e.instancePath}/${String(p.missingProperty)}: is required`;
-    case 'type':
-      return `${where(e.instancePath)}: must be ${String(p.type).split(',').join(' or ')}`;
-    case 'minimum':
-    case 'maximum':
-      // Same words as a port given as text ("70000"), which the semantic check reports.
-      if (e.instancePath.endsWith('/port'))
-        return `${e.instancePath}: ${String(e.data)} is not a port number (1-65535)`;
-      return `${where(e.instancePath)}: must be ${e.keyword === 'minimum' ? '>=' : '<='} ${String(p.limit)} (got ${JSON.stringify(e.data)})`;
-    case 'pattern':
-      if (e.instancePath.endsWith('/port'))
-        return `${e.instancePath}: must be a port (2323) or a range ("20000-20099")`;
-      return `${where(e.instancePath)}: must match ${String(p.pattern)}`;
-    default:
-      return `${where(e.instancePath)}: ${e.message ?? e.keyword}`;
-  }
-}
+const schemaValidator = schemaFileValidator('config.schema.json');
 
 /** Checks a parsed config document. Returns the config with defaults applied, or every problem. */
 export function validateConfig(
@@ -76,6 +31,15 @@ export function validateConfig(
   const config = copy as ResolvedConfig;
   const errors = semanticErrors(config);
   return errors.length ? { ok: false, errors } : { ok: true, config };
+}
+
+function accountExists(db: 'passwd' | 'group', name: string): boolean {
+  try {
+    execFileSync('getent', [db, name], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function targetError(target: string, at: string): string[] {
@@ -107,6 +71,26 @@ function semanticErrors(config: ResolvedConfig): string[] {
   config.capture.addresses.forEach((a, i) => {
     if (!isIP(a)) errors.push(`/capture/addresses/${i}: "${a}" is not an IPv4 or IPv6 address`);
   });
+  const addrs = config.capture.addresses;
+  if (addrs.includes('::') && addrs.length > 1)
+    errors.push(
+      `/capture/addresses: "::" already covers IPv4 and IPv6 (dual-stack); listing it with ${addrs.filter((a) => a !== '::').join(', ')} binds every port twice`,
+    );
+
+  const { user, group } = config.privileges;
+  if (user && !accountExists('passwd', user))
+    errors.push(`/privileges/user: no user "${user}" on this system`);
+  if (group && !accountExists('group', group))
+    errors.push(`/privileges/group: no group "${group}" on this system`);
+  if (group && !user)
+    errors.push('/privileges/group: set privileges.user too (group alone drops nothing)');
+
+  const socket =
+    config.control.socket || join(config.store.path || defaultDataDir(), 'control.sock');
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH)
+    errors.push(
+      `${config.control.socket ? '/control/socket' : '/store/path'}: the control socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes (set control.socket to a shorter path)`,
+    );
 
   if (config.defaults.mode === 'proxy' && !config.defaults.proxy)
     errors.push('/defaults/proxy: proxy mode needs a target (defaults.proxy.target)');

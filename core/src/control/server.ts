@@ -3,8 +3,11 @@
 import { chmod, unlink } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { DaemonStats } from '../daemon.js';
+import { HoneytrapError } from '../errors.js';
 import type { AttackStore } from '../store/attack-store.js';
 import { parseListQuery } from './query.js';
+
+export const MAX_SOCKET_PATH = 107;
 
 export interface ControlTarget {
   store: AttackStore;
@@ -18,6 +21,13 @@ export class ControlServer {
   ) {}
 
   static async start(path: string, target: ControlTarget): Promise<ControlServer> {
+    // sun_path holds 107 bytes: a longer path would be cut and land elsewhere.
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH)
+      throw new HoneytrapError(
+        'HT_CONTROL',
+        `control socket path ${path} is ${Buffer.byteLength(path)} bytes; the limit is ${MAX_SOCKET_PATH} (set control.socket to a shorter path)`,
+        { file: path },
+      );
     // We hold the store's lock, so a socket file left here is a dead daemon's.
     await unlink(path).catch(() => undefined);
     const server = createServer((req, res) => {

@@ -1,6 +1,5 @@
 /* Generated from schemas/config.schema.json by scripts/gen-types.mjs. Do not edit; run npm run gen:types. */
 
-export type Mode = 'normal' | 'ignore' | 'mirror' | 'proxy';
 /**
  * Bytes kept per direction per session; more is counted, not kept, and the record is flagged truncated.
  */
@@ -95,6 +94,9 @@ export interface HoneytrapConfig {
    * Session settings for every port that does not override them.
    */
   defaults?: {
+    /**
+     * Connection mode of every port without its own.
+     */
     mode?: 'normal' | 'ignore' | 'mirror' | 'proxy';
     /**
      * Bytes kept per direction per session; more is counted, not kept, and the record is flagged truncated.
@@ -225,7 +227,13 @@ export interface HoneytrapConfig {
      */
     maxResultBytes?: number;
   };
+  /**
+   * Structured logs (pino) on standard output.
+   */
   log?: {
+    /**
+     * Lowest level written; every stored attack is one info line.
+     */
     level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
     /**
      * json: one JSON object per line. pretty: human-readable. auto: pretty on a TTY, else json.
@@ -271,6 +279,9 @@ export interface ProxyTarget {
      * Source network in CIDR form, e.g. 10.0.0.0/8 or 2001:db8::/32.
      */
     from: string;
+    /**
+     * host:port for sessions from this network.
+     */
     target: string;
   }[];
 }
@@ -279,8 +290,14 @@ export interface PortEntry {
    * A port (2323) or an inclusive range ("20000-20099").
    */
   port: number | string;
+  /**
+   * Protocol of the port or range.
+   */
   proto?: 'tcp' | 'udp';
-  mode?: Mode;
+  /**
+   * Connection mode of this port (default: defaults.mode).
+   */
+  mode?: 'normal' | 'ignore' | 'mirror' | 'proxy';
   /**
    * Template file name to answer with (e.g. 21_tcp). Default: <port>_<proto> when such a file exists.
    */

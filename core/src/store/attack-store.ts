@@ -2,6 +2,10 @@
 // Layout: sublevel "attacks" (id -> attack; ids are ULIDs so this is also the
 // time index), "by-source" (address!id) and "by-port" (proto!port!id).
 // Writes are batched; save() resolves only once LevelDB accepted the batch.
+// Plugins add "artifacts" (sha256 -> bytes, content-addressed, so each file is
+// kept once), "artifact-meta" (sha256 -> what it is and which attacks led to
+// it) and "plugin-state" (name -> operator's enable/disable, kept across restarts).
+import { createHash } from 'node:crypto';
 import { Level } from 'level';
 import { HoneytrapError } from '../errors.js';
 import type { Attack } from '../generated/attack.js';
@@ -18,6 +22,21 @@ export interface ListFilter {
   /** Newest first, at most this many. */
   limit?: number;
 }
+
+export interface ArtifactMeta {
+  sha256: string;
+  size: number;
+  contentType: string;
+  name?: string;
+  firstSeen: string;
+  /** The plugin that first wrote it. */
+  producer: string;
+  /** Attacks that led to it (the first MAX_ARTIFACT_ATTACKS). */
+  attacks: string[];
+}
+
+/** Attack ids kept per artifact. */
+export const MAX_ARTIFACT_ATTACKS = 100;
 
 export interface StoreOptions {
   batchSize: number;
@@ -37,6 +56,12 @@ export class AttackStore {
   private readonly attacks: Sub;
   private readonly bySource: Sub;
   private readonly byPort: Sub;
+  private readonly artifacts;
+  private readonly artifactMeta: Sub;
+  private readonly pluginState: Sub;
+  // Read-modify-write updates (plugin results, artifact meta) run one after
+  // another, so two plugins finishing together never lose each other's write.
+  private chain: Promise<unknown> = Promise.resolve();
   private pending: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
@@ -50,6 +75,9 @@ export class AttackStore {
     this.attacks = sublevel(db, 'attacks');
     this.bySource = sublevel(db, 'by-source');
     this.byPort = sublevel(db, 'by-port');
+    this.artifacts = db.sublevel<string, Buffer>('artifacts', { valueEncoding: 'buffer' });
+    this.artifactMeta = sublevel(db, 'artifact-meta');
+    this.pluginState = sublevel(db, 'plugin-state');
   }
 
   static async open(
@@ -116,13 +144,34 @@ export class AttackStore {
     try {
       await this.db.batch(ops);
       this.stored += batch.length;
+      this.writeFailures = 0;
       for (const p of batch) p.resolve();
     } catch (cause) {
-      const err = new HoneytrapError('HT_STORE_WRITE', `store write failed: ${String(cause)}`, {
-        cause,
-      });
-      for (const p of batch) p.reject(err);
+      // Nothing is dropped: the batch goes back to the head of the queue and
+      // is retried with backoff (a full disk may be cleared by the operator).
+      this.writeFailures++;
+      this.pending.unshift(...batch);
+      this.onWriteError?.(
+        new HoneytrapError('HT_STORE_WRITE', `store write failed: ${String(cause)}`, { cause }),
+        this.writeFailures,
+      );
+      await new Promise((r) =>
+        setTimeout(r, Math.min(5000, 25 * 2 ** Math.min(this.writeFailures, 8))),
+      );
     }
+  }
+
+  /** Called on each failed batch write (it will be retried). */
+  onWriteError: ((err: HoneytrapError, attempt: number) => void) | undefined;
+  private writeFailures = 0;
+
+  /** Writes what is queued; gives up (leaving it queued) after `ms`. Returns whether all was written. */
+  async flushWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+    const done = await Promise.race([this.flush().then(() => true as const), timeout]);
+    clearTimeout(timer);
+    return done;
   }
 
   /** Writes everything queued so far. */
@@ -178,7 +227,76 @@ export class AttackStore {
     return keys.map(idOf);
   }
 
+  /** Stores bytes once by SHA-256 and records which attack led to them. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  putArtifact(
+    data: Buffer,
+    meta: { contentType: string; name?: string; attack: string; producer: string },
+  ): Promise<ArtifactMeta & { created: boolean }> {
+    return this.serial(() => this.writeArtifact(data, meta));
+  }
+
+  private async writeArtifact(
+    data: Buffer,
+    meta: { contentType: string; name?: string; attack: string; producer: string },
+  ): Promise<ArtifactMeta & { created: boolean }> {
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const old = await this.artifactMeta.get(sha256);
+    const m: ArtifactMeta = old
+      ? (JSON.parse(old) as ArtifactMeta)
+      : {
+          sha256,
+          size: data.length,
+          contentType: meta.contentType,
+          firstSeen: new Date().toISOString(),
+          producer: meta.producer,
+          attacks: [],
+          ...(meta.name ? { name: meta.name } : {}),
+        };
+    if (m.attacks.length < MAX_ARTIFACT_ATTACKS && !m.attacks.includes(meta.attack))
+      m.attacks.push(meta.attack);
+    // Bytes first, then the meta that points at them: a crash between the two
+    // leaves unreferenced bytes, never a meta without its file.
+    if (!old) await this.artifacts.put(sha256, data);
+    await this.artifactMeta.put(sha256, JSON.stringify(m));
+    return { ...m, created: !old };
+  }
+
+  async getArtifact(sha256: string): Promise<{ meta: ArtifactMeta; data: Buffer } | undefined> {
+    const [meta, data] = await Promise.all([
+      this.artifactMeta.get(sha256),
+      this.artifacts.get(sha256),
+    ]);
+    return meta && data ? { meta: JSON.parse(meta) as ArtifactMeta, data } : undefined;
+  }
+
+  /** Merges plugin results into a stored attack. */
+  setPluginResults(id: string, results: Attack['plugins']): Promise<void> {
+    return this.serial(async () => {
+      const json = await this.attacks.get(id);
+      if (json === undefined) return;
+      const attack = JSON.parse(json) as Attack;
+      attack.plugins = { ...attack.plugins, ...results };
+      await this.attacks.put(id, JSON.stringify(attack));
+    });
+  }
+
+  async getPluginState(name: string): Promise<{ disabled: boolean } | undefined> {
+    const v = await this.pluginState.get(name);
+    return v === undefined ? undefined : (JSON.parse(v) as { disabled: boolean });
+  }
+
+  async setPluginState(name: string, state: { disabled: boolean }): Promise<void> {
+    await this.pluginState.put(name, JSON.stringify(state));
+  }
+
   async close(): Promise<void> {
+    await this.chain;
     await this.flush();
     await this.db.close();
   }
