@@ -75,6 +75,10 @@ export interface Attack {
     from: 'mirror' | 'proxy';
     reason: string;
   };
+  /**
+   * UDP only: a reply was cut or not sent because of the reflection limits (udp.*).
+   */
+  replyLimited?: boolean;
 }
 export interface Endpoint {
   /**

@@ -66,9 +66,13 @@ class UdpSession implements Session {
 
   template(): { name: string; data: Buffer } | undefined {
     const t = this.port.host.template(this.settings);
-    if (t) this.templateName = t.name;
+    // Recorded as the session's template only once some of it is really sent.
+    this.templateOffered = t;
     return t;
   }
+
+  private templateOffered: { name: string; data: Buffer } | undefined;
+  private replyLimited = false;
 
   send(data: Buffer): void {
     if (this.done) return;
@@ -79,13 +83,20 @@ class UdpSession implements Session {
       sent.seen,
       data.length,
     );
+    if (n < data.length) this.replyLimited = true;
     if (n === 0) return;
+    if (data === this.templateOffered?.data) this.templateName = this.templateOffered.name;
     const reply = n < data.length ? data.subarray(0, n) : data;
     this.recorder.record('out', reply);
     this.port.socket.send(reply, this.rinfo.port, this.rinfo.address);
   }
 
-  splice(peer: Endpoint, role: SpliceRole, connectTimeoutMs: number): Promise<void> {
+  splice(
+    peer: Endpoint,
+    role: SpliceRole,
+    connectTimeoutMs: number,
+    onPeerData?: () => void,
+  ): Promise<void> {
     this.connecting = true;
     const sock = createSocket(isIPv6(peer.address) ? 'udp6' : 'udp4');
     return new Promise((resolve, reject) => {
@@ -117,6 +128,7 @@ class UdpSession implements Session {
           'error',
           (err: NodeJS.ErrnoException) => (this.error ??= `peer ${err.code ?? err.message}`),
         );
+        if (onPeerData) sock.once('message', onPeerData);
         sock.on('message', (msg: Buffer) => {
           this.idleTimer.refresh();
           this.send(msg);
@@ -154,6 +166,7 @@ class UdpSession implements Session {
       endReason: reason,
     });
     if (this.templateName !== undefined) attack.template = this.templateName;
+    if (this.replyLimited) attack.replyLimited = true;
     if (this.peer) attack.peer = this.peer.info;
     if (this.fallbackInfo) attack.fallback = this.fallbackInfo;
     if (this.error) attack.error = this.error;
