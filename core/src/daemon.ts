@@ -20,6 +20,8 @@ import { ControlServer } from './control/server.js';
 import { AttackStore } from './store/attack-store.js';
 import type { Session, SessionHost } from './session/types.js';
 import { TemplateLibrary } from './templates.js';
+import { PluginHost } from './plugins/host.js';
+import { createEngines } from './plugins/engines/index.js';
 
 /** How long shutdown keeps retrying a failing store before giving up. */
 const STOP_FLUSH_MS = 15_000;
@@ -42,6 +44,7 @@ export interface DaemonStats {
   nfqueue?: NfqueueCapture['stats'] & { table: NfqueueCapture['table']['stats'] };
   udpRepliesSuppressed: number;
   splices: { mirrors: number; proxies: number };
+  plugins: ReturnType<PluginHost['stats']>;
   attacksStored: number;
   attacksFailed: number;
   pendingWrites: number;
@@ -61,6 +64,7 @@ export class Daemon implements SessionHost {
   private readonly udpLimit: UdpReplyLimit;
   readonly splices: SpliceGuard;
   private fdLimit: FdLimit | undefined;
+  readonly plugins: PluginHost;
 
   private constructor(
     readonly config: ResolvedConfig,
@@ -71,6 +75,7 @@ export class Daemon implements SessionHost {
     this.templates = new TemplateLibrary(config.templates.dirs, config.templates.builtin);
     this.udpLimit = new UdpReplyLimit(config.udp);
     this.splices = new SpliceGuard(config.splice);
+    this.plugins = new PluginHost(config.plugins, createEngines(), store, log);
   }
 
   static async start(config: ResolvedConfig, log: Logger): Promise<Daemon> {
@@ -87,6 +92,7 @@ export class Daemon implements SessionHost {
     } catch (err) {
       // Undo what started, or the process would stay up holding the ports.
       await daemon.capture?.stop().catch(() => undefined);
+      await daemon.plugins.stop().catch(() => undefined);
       await daemon.control?.stop().catch(() => undefined);
       await store.close().catch(() => undefined);
       throw err;
@@ -130,6 +136,7 @@ export class Daemon implements SessionHost {
         details: this.binds.map((b) => b.error?.message ?? b.key),
       });
     }
+    await this.plugins.start();
     const socket = controlSocketPath(this.config);
     this.control = await ControlServer.start(socket, this);
     const { user, group } = this.config.privileges;
@@ -175,6 +182,7 @@ export class Daemon implements SessionHost {
     const saving = this.store
       .save(attack)
       .then(() => {
+        this.plugins.submit(attack);
         this.log.info(
           {
             attack: attack.id,
@@ -214,6 +222,7 @@ export class Daemon implements SessionHost {
         : {}),
       udpRepliesSuppressed: this.udpLimit.suppressed,
       splices: this.splices.stats(),
+      plugins: this.plugins.stats(),
       attacksStored: this.store.stored,
       attacksFailed: this.failed,
       pendingWrites: this.store.pendingCount,
@@ -242,6 +251,7 @@ export class Daemon implements SessionHost {
         );
       }
       await Promise.all([...this.inFlight]);
+      await this.plugins.stop();
       await this.control?.stop();
       await this.store.close();
       this.log.info({ sessions, stored: this.store.stored }, 'honeytrap stopped');

@@ -1,5 +1,6 @@
 // Human-readable views of attack strings for the honeytrap command.
 import type { Attack } from '../generated/attack.js';
+import type { PluginRecord } from '../generated/plugin-record.js';
 import { hexdump } from './hexdump.js';
 
 function endpoint(e: { address: string; port: number }): string {
@@ -55,10 +56,22 @@ export function attackDetail(a: Attack): string {
     '',
     dir(a.peer ? `sent (peer -> attacker)` : 'sent', a.sent),
   ];
-  const plugins = Object.entries(a.plugins);
+  const plugins = Object.entries(a.plugins) as [string, PluginRecord][];
   if (plugins.length) {
     lines.push('', 'plugins');
-    for (const [name, r] of plugins) lines.push(`  ${name}: ${JSON.stringify(r)}`);
+    for (const [key, r] of plugins) {
+      const on = r.input ? ` on artifact ${r.input.slice(0, 12)}` : '';
+      lines.push(`  ${key} ${r.version}${on}: ${r.status} (${r.durationMs} ms)`);
+      if (r.error) lines.push(`    error ${r.error.code}: ${r.error.message}`);
+      for (const f of r.findings)
+        lines.push(
+          `    ${f.type}${f.offset !== undefined ? ` @${f.offset}` : ''}: ${f.value.length > 200 ? f.value.slice(0, 200) + '…' : f.value}`,
+        );
+      for (const art of r.artifacts)
+        lines.push(
+          `    artifact ${art.sha256} ${art.contentType} ${art.size} bytes${art.name ? ` (${art.name})` : ''}`,
+        );
+    }
   }
   return lines.join('\n');
 }

@@ -8,6 +8,11 @@ import { configCheckCommand, configDefaultCommand } from './commands/config.js';
 import { iptablesCommand } from './commands/iptables.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
+import {
+  pluginsListCommand,
+  pluginsToggleCommand,
+  pluginsValidateCommand,
+} from './commands/plugins.js';
 
 const { version } = JSON.parse(readFileSync(paths.packageJson, 'utf8')) as { version: string };
 
@@ -65,6 +70,28 @@ export function buildProgram(): Command {
     .option('--remove', 'remove the rules')
     .action(iptablesCommand);
 
+  const plugins = program.command('plugins').description('plugins of a running daemon');
+  storeOptions(
+    plugins
+      .command('list')
+      .description('plugins, state, version, engine, capabilities, counters, last error')
+      .option('--json', 'print JSON'),
+  ).action(pluginsListCommand);
+  plugins
+    .command('validate <dir>')
+    .description('check a plugin folder (manifest, entry file) without a daemon')
+    .action(pluginsValidateCommand);
+  storeOptions(
+    plugins.command('enable <name>').description('enable a plugin (kept across restarts)'),
+  ).action((name: string, opts: { config?: string; dataDir?: string }) =>
+    pluginsToggleCommand('enable', name, opts),
+  );
+  storeOptions(
+    plugins.command('disable <name>').description('disable a plugin (kept across restarts)'),
+  ).action((name: string, opts: { config?: string; dataDir?: string }) =>
+    pluginsToggleCommand('disable', name, opts),
+  );
+
   const config = program.command('config').description('check and print configs');
   config.command('check <file>').description('validate a config file').action(configCheckCommand);
   config
@@ -80,7 +107,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof HoneytrapError) {
       process.stderr.write(`honeytrap: ${err.describe()}\n`);
-      process.exitCode = err.code.startsWith('HT_CONFIG') ? 2 : 1;
+      process.exitCode =
+        err.code.startsWith('HT_CONFIG') || err.code === 'HT_PLUGIN_MANIFEST' ? 2 : 1;
     } else {
       process.stderr.write(`honeytrap: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;

@@ -15,9 +15,13 @@ export interface AttackSource {
   close(): Promise<void>;
 }
 
-function getJson(socketPath: string, path: string): Promise<{ status: number; body: unknown }> {
+export function getJson(
+  socketPath: string,
+  path: string,
+  method: 'GET' | 'POST' = 'GET',
+): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method: 'GET', timeout: 10_000 }, (res) => {
+    const req = request({ socketPath, path, method, timeout: 60_000 }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('end', () => {

@@ -3,6 +3,7 @@
 import { chmod, unlink } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { DaemonStats } from '../daemon.js';
+import type { PluginView } from '../plugins/registry.js';
 import { HoneytrapError } from '../errors.js';
 import type { AttackStore } from '../store/attack-store.js';
 import { parseListQuery } from './query.js';
@@ -12,6 +13,13 @@ export const MAX_SOCKET_PATH = 107;
 export interface ControlTarget {
   store: AttackStore;
   stats(): DaemonStats;
+  plugins: {
+    list(): PluginView[];
+    registry: {
+      enable(name: string): Promise<PluginView | undefined>;
+      disable(name: string, reason: string, byOperator: boolean): Promise<PluginView | undefined>;
+    };
+  };
 }
 
 export class ControlServer {
@@ -60,7 +68,24 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 
 async function handle(target: ControlTarget, method: string, rawUrl: string, res: ServerResponse) {
   const url = new URL(rawUrl, 'http://control');
-  if (method !== 'GET') return reply(res, 405, { error: `${method} not allowed` });
+  const action = /^\/plugins\/([a-z0-9-]+)\/(enable|disable)$/.exec(url.pathname);
+  if (method === 'POST' && action?.[1] && action[2]) {
+    const [, name, verb] = action;
+    const view =
+      verb === 'enable'
+        ? await target.plugins.registry.enable(name)
+        : await target.plugins.registry.disable(name, 'disabled by the operator', true);
+    return view ? reply(res, 200, view) : reply(res, 404, { error: `no plugin ${name}` });
+  }
+  if (method !== 'GET') return reply(res, 405, { error: `${method} ${url.pathname} not allowed` });
+  if (url.pathname === '/plugins') return reply(res, 200, target.plugins.list());
+  const artifact = /^\/artifacts\/([0-9a-f]{64})$/.exec(url.pathname);
+  if (artifact?.[1]) {
+    const a = await target.store.getArtifact(artifact[1]);
+    return a
+      ? reply(res, 200, { meta: a.meta, data: a.data.toString('base64') })
+      : reply(res, 404, { error: `no artifact ${artifact[1]}` });
+  }
   if (url.pathname === '/status') return reply(res, 200, target.stats());
   if (url.pathname === '/attacks') {
     const q = parseListQuery(url.searchParams);

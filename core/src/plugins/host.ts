@@ -1,0 +1,65 @@
+// The plugin host as the daemon sees it: the registry (what is loaded), the
+// pipeline (what runs), the engines and the network broker, started and
+// stopped together.
+import { join } from 'node:path';
+import type { Attack } from '../generated/attack.js';
+import type { ResolvedConfig } from '../generated/config-resolved.js';
+import type { Logger } from '../log.js';
+import { paths } from '../paths.js';
+import type { AttackStore } from '../store/attack-store.js';
+import { HostBroker } from './broker.js';
+import type { Engine } from './engine.js';
+import { PluginPipeline, type PipelineStats } from './pipeline.js';
+import { PluginRegistry, type PluginView } from './registry.js';
+
+/** How long shutdown waits for plugins to finish the attacks they have. */
+const DRAIN_MS = 10_000;
+
+export class PluginHost {
+  readonly registry: PluginRegistry;
+  readonly pipeline: PluginPipeline;
+
+  constructor(
+    cfg: ResolvedConfig['plugins'],
+    engines: Record<'worker' | 'wasm', Engine>,
+    store: AttackStore,
+    log: Logger,
+  ) {
+    const dirs = [...cfg.dirs, ...(cfg.builtin ? [join(paths.core, '..', 'plugins')] : [])];
+    const broker = new HostBroker({
+      allowPrivate: false,
+      maxBytes: cfg.maxArtifactBytes,
+      timeoutMs: 30_000,
+    });
+    this.registry = new PluginRegistry(dirs, cfg, engines, broker, store, log);
+    this.pipeline = new PluginPipeline(this.registry, store, cfg, log);
+  }
+
+  start(): Promise<void> {
+    return this.registry.start();
+  }
+
+  submit(attack: Attack): void {
+    this.pipeline.submit(attack);
+  }
+
+  list(): PluginView[] {
+    return this.registry.list();
+  }
+
+  stats(): PipelineStats & { plugins: number; ready: number } {
+    return {
+      ...this.pipeline.stats,
+      plugins: this.registry.list().length,
+      ready: this.registry.ready().length,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.race([
+      this.pipeline.drained(),
+      new Promise((r) => setTimeout(r, DRAIN_MS).unref()),
+    ]);
+    await this.registry.stop();
+  }
+}

@@ -1,0 +1,315 @@
+// The plugin pipeline: every stored attack goes to the plugins whose filters
+// match, in parallel (a plugin that declares `after` waits for those). Each
+// result is checked (shape, size, capabilities) before anything is kept;
+// artifacts are stored content-addressed and handed to the plugins that
+// consume them. A plugin's failure is recorded with the attack, counted, and
+// never stops the core or other plugins; one that keeps failing is disabled.
+import type { Attack } from '../generated/attack.js';
+import type { ResolvedConfig } from '../generated/config-resolved.js';
+import type { PluginOutput } from '../generated/plugin-result.js';
+import type { ArtifactRef, PluginRecord } from '../generated/plugin-record.js';
+import type { Logger } from '../log.js';
+import { formatAjvErrors, schemaFileValidator } from '../schema/validator.js';
+import type { AttackStore } from '../store/attack-store.js';
+import { PluginError, type ArtifactInput, type PluginTaskInput } from './engine.js';
+import { sniffContentType } from './file-type.js';
+import { wantsArtifact, wantsAttack } from './filters.js';
+import type { PluginEntry, PluginRegistry } from './registry.js';
+
+const resultValidator = schemaFileValidator('plugin-result.schema.json');
+/** Artifacts handed on to artifact consumers at most this many generations deep. */
+const MAX_ARTIFACT_DEPTH = 3;
+
+export interface PipelineStats {
+  submitted: number;
+  processed: number;
+  shed: number;
+  backlog: number;
+  artifacts: number;
+}
+
+interface Produced {
+  ref: ArtifactRef;
+  data: Buffer;
+  producer: string;
+}
+
+export class PluginPipeline {
+  private backlog = 0;
+  private readonly idle: (() => void)[] = [];
+  private lastShedLog = 0;
+  readonly stats: PipelineStats = { submitted: 0, processed: 0, shed: 0, backlog: 0, artifacts: 0 };
+
+  constructor(
+    private readonly registry: PluginRegistry,
+    private readonly store: AttackStore,
+    private readonly cfg: ResolvedConfig['plugins'],
+    private readonly log: Logger,
+  ) {}
+
+  /** Hands a stored attack to the plugins; never blocks the caller. */
+  submit(attack: Attack): void {
+    if (this.registry.ready().length === 0) return;
+    this.stats.submitted++;
+    if (this.backlog >= this.cfg.maxBacklog) {
+      // Bounded backlog: the core keeps accepting at full rate; what is shed is counted.
+      this.stats.shed++;
+      const now = Date.now();
+      if (now - this.lastShedLog > 10_000) {
+        this.lastShedLog = now;
+        this.log.warn(
+          { shed: this.stats.shed, backlog: this.backlog },
+          'plugins saturated: attacks skip the plugins',
+        );
+      }
+      return;
+    }
+    this.backlog++;
+    this.stats.backlog = this.backlog;
+    this.process(attack)
+      .catch((err: unknown) =>
+        this.log.error({ err: String(err), attack: attack.id }, 'plugin pipeline failed'),
+      )
+      .finally(() => {
+        this.backlog--;
+        this.stats.backlog = this.backlog;
+        this.stats.processed++;
+        if (this.backlog === 0) for (const f of this.idle.splice(0)) f();
+      });
+  }
+
+  /** Resolves when no attack is being processed. */
+  drained(): Promise<void> {
+    return this.backlog === 0 ? Promise.resolve() : new Promise((r) => this.idle.push(r));
+  }
+
+  private async process(attack: Attack): Promise<void> {
+    const plugins = this.registry
+      .ready()
+      .filter((e) => e.manifest && wantsAttack(e.manifest, attack));
+    if (plugins.length === 0) return;
+    const records: Record<string, PluginRecord> = {};
+    const produced: Produced[] = [];
+    const outputs = new Map<string, Promise<PluginOutput | undefined>>();
+    const names = new Set(plugins.map((p) => p.name));
+    for (const p of orderByAfter(plugins)) {
+      const deps = (p.manifest?.after ?? []).filter((n) => names.has(n));
+      outputs.set(
+        p.name,
+        (async () => {
+          const results: Record<string, PluginOutput> = {};
+          for (const d of deps) {
+            const out = await outputs.get(d);
+            if (out) results[d] = out;
+          }
+          const { record, output } = await this.runOne(
+            p,
+            { kind: 'attack', attack, config: p.config, results },
+            produced,
+          );
+          records[p.name] = record;
+          return output;
+        })(),
+      );
+    }
+    await Promise.all(outputs.values());
+    await this.store.setPluginResults(attack.id, records);
+    await this.artifactRounds(attack, produced);
+  }
+
+  /** Hands new artifacts to the plugins that consume them, a few generations deep. */
+  private async artifactRounds(attack: Attack, produced: Produced[]): Promise<void> {
+    const done = new Set<string>();
+    let wave = produced;
+    for (let depth = 0; depth < MAX_ARTIFACT_DEPTH && wave.length; depth++) {
+      const next: Produced[] = [];
+      const records: Record<string, PluginRecord> = {};
+      const tasks: Promise<void>[] = [];
+      for (const art of wave) {
+        if (done.has(art.ref.sha256)) continue;
+        done.add(art.ref.sha256);
+        const input: ArtifactInput = {
+          sha256: art.ref.sha256,
+          contentType: art.ref.contentType,
+          size: art.ref.size,
+          data: art.data.toString('base64'),
+          producer: art.producer,
+          ...(art.ref.name ? { name: art.ref.name } : {}),
+        };
+        for (const p of this.registry.ready()) {
+          // A plugin never analyses its own artifact (no self-feeding loops).
+          if (
+            !p.manifest ||
+            p.name === art.producer ||
+            !wantsArtifact(p.manifest, art.ref.contentType, art.ref.size)
+          )
+            continue;
+          tasks.push(
+            this.runOne(
+              p,
+              { kind: 'artifact', attack, artifact: input, config: p.config, results: {} },
+              next,
+            ).then(({ record }) => {
+              records[`${p.name}@${art.ref.sha256.slice(0, 12)}`] = {
+                ...record,
+                input: art.ref.sha256,
+              };
+            }),
+          );
+        }
+      }
+      await Promise.all(tasks);
+      if (Object.keys(records).length) await this.store.setPluginResults(attack.id, records);
+      wave = next;
+    }
+  }
+
+  private async runOne(
+    p: PluginEntry,
+    input: PluginTaskInput,
+    produced: Produced[],
+  ): Promise<{ record: PluginRecord; output?: PluginOutput }> {
+    const m = p.manifest!;
+    const started = performance.now();
+    const base = { plugin: p.name, version: m.version };
+    p.inFlight++;
+    p.counters.runs++;
+    try {
+      const runner = p.runner;
+      if (!runner) throw new PluginError('HT_PLUGIN_LOAD', p.name, 'is not running');
+      const raw = await runner.run(input);
+      const output = this.checkOutput(p, raw);
+      const artifacts: ArtifactRef[] = [];
+      for (const a of output.artifacts ?? []) {
+        const data = Buffer.from(a.data, 'base64');
+        if (data.length > this.cfg.maxArtifactBytes)
+          throw new PluginError(
+            'HT_PLUGIN_RESULT',
+            p.name,
+            `artifact of ${data.length} bytes exceeds plugins.maxArtifactBytes (${this.cfg.maxArtifactBytes})`,
+          );
+        const contentType =
+          a.contentType && a.contentType !== 'application/octet-stream'
+            ? a.contentType
+            : sniffContentType(data);
+        const meta = await this.store.putArtifact(data, {
+          contentType,
+          attack: input.attack.id,
+          producer: p.name,
+          ...(a.name ? { name: a.name } : {}),
+        });
+        if (meta.created) this.stats.artifacts++;
+        const ref: ArtifactRef = {
+          sha256: meta.sha256,
+          size: meta.size,
+          contentType: meta.contentType,
+          ...(a.name ? { name: a.name } : {}),
+        };
+        artifacts.push(ref);
+        produced.push({ ref, data, producer: p.name });
+      }
+      p.counters.ok++;
+      p.counters.consecutiveFailures = 0;
+      return {
+        record: {
+          ...base,
+          status: 'ok',
+          durationMs: Math.round(performance.now() - started),
+          findings: output.findings ?? [],
+          artifacts,
+        },
+        output,
+      };
+    } catch (err) {
+      const e =
+        err instanceof PluginError
+          ? err
+          : new PluginError('HT_PLUGIN_THREW', p.name, String(err), err);
+      this.failed(p, e);
+      return {
+        record: {
+          ...base,
+          status: 'error',
+          durationMs: Math.round(performance.now() - started),
+          findings: [],
+          artifacts: [],
+          error: { code: e.code, message: e.message },
+        },
+      };
+    } finally {
+      p.inFlight--;
+    }
+  }
+
+  private checkOutput(p: PluginEntry, raw: unknown): PluginOutput {
+    const m = p.manifest!;
+    if (raw === undefined || raw === null) return { findings: [], artifacts: [] };
+    let size: number;
+    try {
+      size = Buffer.byteLength(JSON.stringify(raw));
+    } catch (err) {
+      throw new PluginError('HT_PLUGIN_RESULT', p.name, `result is not JSON: ${String(err)}`);
+    }
+    if (size > this.cfg.maxResultBytes)
+      throw new PluginError(
+        'HT_PLUGIN_RESULT',
+        p.name,
+        `result of ${size} bytes exceeds plugins.maxResultBytes (${this.cfg.maxResultBytes})`,
+      );
+    const validate = resultValidator();
+    const copy = structuredClone(raw);
+    if (!validate(copy))
+      throw new PluginError(
+        'HT_PLUGIN_RESULT',
+        p.name,
+        `result has a bad shape: ${formatAjvErrors(validate.errors).slice(0, 5).join('; ')}`,
+      );
+    const out = copy as PluginOutput;
+    if ((out.findings ?? []).length && !m.capabilities.findings)
+      throw new PluginError(
+        'HT_PLUGIN_DENIED',
+        p.name,
+        'emitted findings without the findings capability',
+      );
+    if ((out.artifacts ?? []).length && !m.capabilities.artifacts)
+      throw new PluginError(
+        'HT_PLUGIN_DENIED',
+        p.name,
+        'wrote artifacts without the artifacts capability',
+      );
+    return out;
+  }
+
+  private failed(p: PluginEntry, e: PluginError): void {
+    p.counters.failed++;
+    p.counters.consecutiveFailures++;
+    if (e.code === 'HT_PLUGIN_TIMEOUT') p.counters.timeouts++;
+    p.lastError = e.message;
+    this.log.warn({ plugin: p.name, code: e.code }, e.message);
+    if (p.counters.consecutiveFailures >= this.cfg.failureLimit && p.state === 'ready')
+      void this.registry.disable(
+        p.name,
+        `failed ${p.counters.consecutiveFailures} times in a row; last: ${e.message}`,
+        false,
+      );
+  }
+}
+
+/** Plugins sorted so that each comes after those it names in `after` (cycles: manifest order). */
+export function orderByAfter(plugins: PluginEntry[]): PluginEntry[] {
+  const byName = new Map(plugins.map((p) => [p.name, p]));
+  const out: PluginEntry[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (p: PluginEntry) => {
+    if (state.get(p.name)) return; // done, or a cycle: break it here
+    state.set(p.name, 'visiting');
+    for (const d of p.manifest?.after ?? []) {
+      const dep = byName.get(d);
+      if (dep) visit(dep);
+    }
+    state.set(p.name, 'done');
+    out.push(p);
+  };
+  for (const p of plugins) visit(p);
+  return out;
+}
