@@ -1,8 +1,22 @@
-// The engines a plugin may name in its manifest.
-import type { Engine } from '../engine.js';
-import { WasmEngine } from './wasm/engine.js';
-import { WorkerEngine } from './worker/engine.js';
+// The engines a plugin may name in its manifest. Each is loaded the first
+// time a plugin needs it, so a daemon without plugins never loads piscina or
+// the wasm loader.
+import type { Engine, LoadedPlugin, NetworkBroker, PluginRunner } from '../engine.js';
+
+function lazy(name: 'worker' | 'wasm', load: () => Promise<Engine>): Engine {
+  let engine: Promise<Engine> | undefined;
+  return {
+    name,
+    async start(plugin: LoadedPlugin, broker: NetworkBroker): Promise<PluginRunner> {
+      engine ??= load();
+      return (await engine).start(plugin, broker);
+    },
+  };
+}
 
 export function createEngines(): Record<'worker' | 'wasm', Engine> {
-  return { worker: new WorkerEngine(), wasm: new WasmEngine() };
+  return {
+    worker: lazy('worker', async () => new (await import('./worker/engine.js')).WorkerEngine()),
+    wasm: lazy('wasm', async () => new (await import('./wasm/engine.js')).WasmEngine()),
+  };
 }
