@@ -6,7 +6,10 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { paths } from '../paths.js';
 
 export function newAjv(): Ajv {
-  return new Ajv({ allErrors: true, useDefaults: true, allowUnionTypes: true, verbose: true });
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, allowUnionTypes: true, verbose: true });
+  // Our own annotation: the words to use when a value does not match `pattern`.
+  ajv.addKeyword({ keyword: 'patternHint', schemaType: 'string' });
+  return ajv;
 }
 
 /** A lazily compiled validator for schemas/<file> (defaults applied in place). */
@@ -16,6 +19,10 @@ export function schemaFileValidator(file: string): () => ValidateFunction {
     fn ??= newAjv().compile(JSON.parse(readFileSync(join(paths.schemas, file), 'utf8')) as object);
     return fn;
   };
+}
+
+function isPortPath(path: string): boolean {
+  return path.endsWith('/port') || /\/ports\/\d+$/.test(path);
 }
 
 function where(path: string): string {
@@ -40,13 +47,17 @@ export function formatAjvError(e: ErrorObject): string {
     case 'minimum':
     case 'maximum':
       // Same words as a port given as text ("70000"), which the semantic check reports.
-      if (e.instancePath.endsWith('/port'))
+      if (isPortPath(e.instancePath))
         return `${e.instancePath}: ${String(e.data)} is not a port number (1-65535)`;
       return `${where(e.instancePath)}: must be ${e.keyword === 'minimum' ? '>=' : '<='} ${String(p.limit)} (got ${JSON.stringify(e.data)})`;
-    case 'pattern':
-      if (e.instancePath.endsWith('/port') || /\/ports\/\d+$/.test(e.instancePath))
+    case 'pattern': {
+      if (isPortPath(e.instancePath))
         return `${e.instancePath}: must be a port (2323) or a range ("20000-20099")`;
-      return `${where(e.instancePath)}: ${JSON.stringify(e.data)} must match ${String(p.pattern)}`;
+      const hint = (e.parentSchema as { patternHint?: string } | undefined)?.patternHint;
+      return `${where(e.instancePath)}: ${JSON.stringify(e.data)} ${hint ?? `must match ${String(p.pattern)}`}`;
+    }
+    case 'minProperties':
+      return `${where(e.instancePath)}: must not be empty`;
     default:
       return `${where(e.instancePath)}: ${e.message ?? e.keyword}`;
   }
