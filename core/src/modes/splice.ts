@@ -15,7 +15,7 @@ export function spliceOrFallback(
   };
   const admission = host.splices.admit(role, session.proto, session.remote, peer);
   if (!admission.ok) return fallback(admission.reason);
-  session.splice(peer, role, host.splices.connectTimeoutMs).then(
+  session.splice(peer, role, host.splices.connectTimeoutMs, admission.answered).then(
     () => session.onEnd(admission.release),
     (err: Error) => {
       admission.release();

@@ -73,7 +73,12 @@ export class TcpSession implements Session {
     this.socket.write(data);
   }
 
-  splice(peer: Endpoint, role: SpliceRole, connectTimeoutMs: number): Promise<void> {
+  splice(
+    peer: Endpoint,
+    role: SpliceRole,
+    connectTimeoutMs: number,
+    onPeerData?: () => void,
+  ): Promise<void> {
     const attacker = this.socket;
     attacker.pause();
     return new Promise((resolve, reject) => {
@@ -105,6 +110,7 @@ export class TcpSession implements Session {
           info: { address: normalizeAddress(peer.address), port: peer.port, role },
         };
         out.on('data', (chunk: Buffer) => this.recorder.record('out', chunk));
+        if (onPeerData) out.once('data', onPeerData);
         out.on(
           'error',
           (err: NodeJS.ErrnoException) => (this.error ??= `peer ${err.code ?? err.message}`),

@@ -25,9 +25,15 @@ export interface Session {
   /**
    * Connects to `peer` and forwards both ways, recording both directions.
    * Resolves once connected; rejects with the reason when it cannot connect
-   * (the session is then still open for a fallback mode).
+   * (the session is then still open for a fallback mode). `onPeerData` runs
+   * when the first byte (or datagram) from the peer arrives.
    */
-  splice(peer: Endpoint, role: SpliceRole, connectTimeoutMs: number): Promise<void>;
+  splice(
+    peer: Endpoint,
+    role: SpliceRole,
+    connectTimeoutMs: number,
+    onPeerData?: () => void,
+  ): Promise<void>;
   /** Runs `fn` once when the session has ended. */
   onEnd(fn: () => void): void;
   /** Records that the session runs in normal mode because `from` failed. */

@@ -1,0 +1,246 @@
+// Real peer servers for mirror and proxy, each started inside a namespace with
+// its own temp folder: nginx, redis-server, socat, and small Node servers (UDP
+// echo, a sink that answers with the byte count and SHA-256 of what it read,
+// a server that resets the connection). Plus curl's --trace parser and a bulk
+// client that sends a deterministic stream.
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeTempDir } from './daemon.js';
+import type { Background, HtsNet } from './hts-net.js';
+
+/** nginx on `address:port` serving `page` as /index.html. */
+export async function startNginx(
+  net: HtsNet,
+  node: string,
+  address: string,
+  page: string,
+  port = 80,
+): Promise<Background> {
+  const dir = await makeTempDir('hts-nginx-');
+  await mkdir(join(dir, 'www'));
+  await writeFile(join(dir, 'www', 'index.html'), page);
+  const conf = [
+    'worker_processes 1;',
+    // Workers as root: the temp folder is private to root.
+    'user root;',
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log;`,
+    'events { worker_connections 128; }',
+    'http {',
+    `  access_log ${dir}/access.log;`,
+    `  client_body_temp_path ${dir}/body;`,
+    `  proxy_temp_path ${dir}/proxy;`,
+    `  fastcgi_temp_path ${dir}/fastcgi;`,
+    `  uwsgi_temp_path ${dir}/uwsgi;`,
+    `  scgi_temp_path ${dir}/scgi;`,
+    `  server { listen ${address}:${port}; root ${dir}/www; index index.html; }`,
+    '}',
+    '',
+  ].join('\n');
+  await writeFile(join(dir, 'nginx.conf'), conf);
+  const bg = net.spawn(node, 'nginx', [
+    'nginx',
+    '-p',
+    dir,
+    '-e',
+    `${dir}/error.log`,
+    '-c',
+    join(dir, 'nginx.conf'),
+    '-g',
+    'daemon off;',
+  ]);
+  await waitUp(net, node, bg, 'tcp', port);
+  return bg;
+}
+
+/** redis-server on `address:port`, nothing saved. */
+export async function startRedis(
+  net: HtsNet,
+  node: string,
+  address: string,
+  port = 6379,
+): Promise<Background> {
+  const dir = await makeTempDir('hts-redis-');
+  const bg = net.spawn(node, 'redis-server', [
+    'redis-server',
+    '--port',
+    String(port),
+    '--bind',
+    address,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--protected-mode',
+    'no',
+    '--daemonize',
+    'no',
+    '--dir',
+    dir,
+  ]);
+  await waitUp(net, node, bg, 'tcp', port);
+  return bg;
+}
+
+/** `socat ARGS`, ready once `proto`/`port` listens in the namespace. */
+export async function startSocat(
+  net: HtsNet,
+  node: string,
+  args: string[],
+  proto: 'tcp' | 'udp',
+  port: number,
+): Promise<Background> {
+  const bg = net.spawn(node, 'socat', ['socat', ...args]);
+  await waitUp(net, node, bg, proto, port);
+  return bg;
+}
+
+async function waitUp(
+  net: HtsNet,
+  node: string,
+  bg: Background,
+  proto: 'tcp' | 'udp',
+  port: number,
+): Promise<void> {
+  try {
+    await Promise.race([
+      net.waitListening(node, proto, port),
+      bg.exited.then((e) => {
+        throw new Error(`exited ${JSON.stringify(e)}`);
+      }),
+    ]);
+  } catch (err) {
+    throw new Error(
+      `${bg.name} is not up on ${proto}/${port}: ${(err as Error).message}\n${bg.output}`,
+    );
+  }
+}
+
+// Plain JavaScript servers: each runs with `node -e SCRIPT '{"address":..,"port":..}'`
+// inside a namespace and prints "ready" once it listens.
+const NODE_SERVERS = {
+  /** Sends every datagram back to where it came from. */
+  udpEcho: `
+const s = require('node:dgram').createSocket('udp4');
+const o = JSON.parse(process.argv[1]);
+s.on('message', (m, r) => s.send(m, r.port, r.address));
+s.bind(o.port, o.address, () => console.log('ready'));`,
+  /** Reads until EOF, then answers "<bytes> <sha256 hex>\\n" and closes. */
+  sinkHash: `
+const net = require('node:net');
+const crypto = require('node:crypto');
+const o = JSON.parse(process.argv[1]);
+net.createServer({ allowHalfOpen: true }, (c) => {
+  const h = crypto.createHash('sha256');
+  let n = 0;
+  c.on('data', (d) => { n += d.length; h.update(d); });
+  c.on('end', () => c.end(n + ' ' + h.digest('hex') + '\\n'));
+  c.on('error', () => {});
+}).listen(o.port, o.address, () => console.log('ready'));`,
+  /** Resets the connection as soon as it read something. */
+  resetAfterRead: `
+const net = require('node:net');
+const o = JSON.parse(process.argv[1]);
+net.createServer((c) => {
+  c.on('error', () => {});
+  c.once('data', () => c.resetAndDestroy());
+}).listen(o.port, o.address, () => console.log('ready'));`,
+} as const;
+
+export type NodeServer = keyof typeof NODE_SERVERS;
+
+/** One of the Node servers above on `address:port` inside `node`. */
+export async function startNodeServer(
+  net: HtsNet,
+  node: string,
+  kind: NodeServer,
+  address: string,
+  port: number,
+): Promise<Background> {
+  const bg = net.spawn(node, kind, [
+    process.execPath,
+    '-e',
+    NODE_SERVERS[kind],
+    JSON.stringify({ address, port }),
+  ]);
+  await bg.waitForOutput(/ready/);
+  return bg;
+}
+
+/** What `curl --trace FILE` says was sent and received on the wire. */
+export function parseCurlTrace(trace: string): { sent: Buffer; received: Buffer } {
+  const sent: number[] = [];
+  const received: number[] = [];
+  let into: number[] | undefined;
+  for (const line of trace.split('\n')) {
+    if (/^=> Send (header|data)/.test(line)) into = sent;
+    else if (/^<= Recv (header|data)/.test(line)) into = received;
+    else if (/^(=>|<=|==) /.test(line)) into = undefined;
+    else if (into && /^[0-9a-f]{4}: /.test(line))
+      for (const h of line.slice(6, 6 + 48).match(/[0-9a-f]{2}/g) ?? []) into.push(parseInt(h, 16));
+  }
+  return { sent: Buffer.from(sent), received: Buffer.from(received) };
+}
+
+/** Block size of the bulk stream. */
+export const BULK_BLOCK = 65536;
+
+/** Block `k` of the bulk stream: SHA-256("block-k") repeated. */
+export function bulkBlock(k: number): Buffer {
+  const d = createHash('sha256').update(`block-${k}`).digest();
+  return Buffer.concat(Array.from({ length: BULK_BLOCK / d.length }, () => d));
+}
+
+/** The first `n` bytes of the bulk stream. */
+export function bulkPrefix(n: number): Buffer {
+  const blocks = Array.from({ length: Math.ceil(n / BULK_BLOCK) }, (_, k) => bulkBlock(k));
+  return Buffer.concat(blocks).subarray(0, n);
+}
+
+/**
+ * Plain JavaScript client (run with `node -e`): connects to host:port, sends
+ * `blocks` blocks of the bulk stream with backpressure, half-closes, reads the
+ * answer until close and prints {sent, sha256, reply, ms, error} as JSON.
+ */
+export const BULK_CLIENT = `
+const net = require('node:net');
+const crypto = require('node:crypto');
+const o = JSON.parse(process.argv[1]);
+const t0 = performance.now();
+const block = (k) => {
+  const d = crypto.createHash('sha256').update('block-' + k).digest();
+  return Buffer.concat(Array.from({ length: ${BULK_BLOCK} / d.length }, () => d));
+};
+const h = crypto.createHash('sha256');
+let sent = 0;
+let error = null;
+const reply = [];
+const s = net.connect({ host: o.host, port: o.port, allowHalfOpen: true });
+s.on('error', (e) => { error = error || e.code || e.message; });
+s.on('data', (d) => reply.push(d));
+s.on('end', () => s.end());
+s.on('close', () => {
+  process.stdout.write(JSON.stringify({ sent, sha256: h.digest('hex'),
+    reply: Buffer.concat(reply).toString('utf8'), ms: performance.now() - t0, error }));
+});
+s.on('connect', () => {
+  let k = 0;
+  const pump = () => {
+    while (k < o.blocks) {
+      const b = block(k++);
+      h.update(b);
+      sent += b.length;
+      if (!s.write(b)) return s.once('drain', pump);
+    }
+    s.end();
+  };
+  pump();
+});`;
+
+/** A command as redis-cli sends it (RESP array of bulk strings). */
+export function resp(args: string[]): Buffer {
+  return Buffer.from(
+    `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(''),
+  );
+}
