@@ -234,7 +234,14 @@ export class Daemon implements SessionHost {
     this.stopping ??= (async () => {
       await this.capture?.stop();
       const sessions = this.active.size;
-      for (const s of [...this.active]) s.end('shutdown');
+      for (const s of [...this.active]) {
+        // One session failing to end must not cost the others their record.
+        try {
+          s.end('shutdown');
+        } catch (err) {
+          this.log.error({ err: String(err), session: s.id }, 'session did not end cleanly');
+        }
+      }
       // TCP sessions finish on their 'close' event, a tick after destroy().
       for (let i = 0; i < 100 && this.active.size; i++) await new Promise((r) => setTimeout(r, 10));
       const flushed = await this.store.flushWithin(STOP_FLUSH_MS);

@@ -142,8 +142,11 @@ describe('defaults', () => {
     expect(valid(doc).capture.addresses).toEqual(['::']);
   });
 
-  it('accepts an empty document', () => {
-    expect(valid({}).ports).toEqual([]);
+  it('refuses a listen config without ports, accepts an nfqueue one', () => {
+    expect(errorsOf({})).toEqual([
+      '/ports: the listen capture traps only the ports listed here, and none is (add ports, or use capture.type nfqueue)',
+    ]);
+    expect(valid({ capture: { type: 'nfqueue' } }).ports).toEqual([]);
   });
 });
 
@@ -314,7 +317,7 @@ describe('semantic errors', () => {
   it('refuses a templates folder that does not exist', () => {
     const missing = join(dir, 'missing');
     const file = join(dir, 'banner_tcp');
-    expect(errorsOf({ templates: { dirs: [dir, missing, file] } })).toEqual([
+    expect(errorsOf({ ports: [{ port: 1 }], templates: { dirs: [dir, missing, file] } })).toEqual([
       `/templates/dirs/1: folder "${missing}" does not exist`,
       `/templates/dirs/2: folder "${file}" does not exist`,
     ]);
@@ -322,7 +325,10 @@ describe('semantic errors', () => {
 
   it('refuses an address that is not IPv4 or IPv6', () => {
     expect(
-      errorsOf({ capture: { addresses: ['0.0.0.0', 'localhost', '::1', '1.2.3.256'] } }),
+      errorsOf({
+        ports: [{ port: 1 }],
+        capture: { addresses: ['0.0.0.0', 'localhost', '::1', '1.2.3.256'] },
+      }),
     ).toEqual([
       '/capture/addresses/1: "localhost" is not an IPv4 or IPv6 address',
       '/capture/addresses/3: "1.2.3.256" is not an IPv4 or IPv6 address',
@@ -341,8 +347,9 @@ describe('semantic errors', () => {
 
   it('refuses proxy mode without a target', () => {
     expect(valid({ ports: [{ port: 1, mode: 'mirror' }] }).ports[0]?.mode).toBe('mirror');
-    expect(errorsOf({ defaults: { mode: 'proxy' } })).toEqual([
+    expect(errorsOf({ defaults: { mode: 'proxy' }, ports: [{ port: 1 }] })).toEqual([
       '/defaults/proxy: proxy mode needs a target (defaults.proxy.target)',
+      '/ports/0/proxy: proxy mode needs a target: set proxy.target here or in defaults.proxy',
     ]);
     expect(errorsOf({ ports: [{ port: 1 }, { port: 2, mode: 'proxy' }] })).toEqual([
       '/ports/1/proxy: proxy mode needs a target: set proxy.target here or in defaults.proxy',
@@ -375,8 +382,12 @@ describe('parseConfigText', () => {
     expect(yaml.defaults.readLimit).toBe(1048576);
   });
 
-  it('treats an empty file as an empty config', () => {
-    expect(parseConfigText('# nothing\n', 'empty.yaml').ports).toEqual([]);
+  it('refuses an empty file: it would trap nothing', () => {
+    const err = thrown(() => parseConfigText('# nothing\n', 'empty.yaml'));
+    expect(err.code).toBe('HT_CONFIG_INVALID');
+    expect(err.details).toEqual([
+      '/ports: the listen capture traps only the ports listed here, and none is (add ports, or use capture.type nfqueue)',
+    ]);
   });
 
   it('gives file:line:col for a YAML syntax error', () => {

@@ -134,6 +134,10 @@ function semanticErrors(config: ResolvedConfig): string[] {
       seen.set(key, i);
     }
   });
+  if (config.capture.type === 'listen' && config.ports.length === 0)
+    errors.push(
+      '/ports: the listen capture traps only the ports listed here, and none is (add ports, or use capture.type nfqueue)',
+    );
   if (config.capture.type === 'listen' && total > MAX_LISTEN_PORTS)
     errors.push(
       `/ports: ${total} ports exceed the listen capture's limit of ${MAX_LISTEN_PORTS} sockets (use the nfqueue capture to trap every port)`,
