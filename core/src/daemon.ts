@@ -9,7 +9,7 @@ import { NfqueueCapture } from './capture/nfqueue.js';
 import { UdpReplyLimit } from './session/udp-reply-limit.js';
 import { SpliceGuard } from './session/splice-guard.js';
 import { raiseFdLimit, type FdLimit } from './system/fd-limit.js';
-import { dropPrivileges } from './system/privileges.js';
+import { DROPPED_ENV } from './system/privileges.js';
 import { enableTimeWaitReuse } from './system/tcp-reuse.js';
 import { HoneytrapError } from './errors.js';
 import type { Attack } from './generated/attack.js';
@@ -139,10 +139,6 @@ export class Daemon implements SessionHost {
     await this.plugins.start();
     const socket = controlSocketPath(this.config);
     this.control = await ControlServer.start(socket, this);
-    const { user, group } = this.config.privileges;
-    const dropped = user
-      ? dropPrivileges(user, group, [storePath(this.config), socket])
-      : undefined;
     this.log.info(
       {
         capture: this.capture.name,
@@ -152,7 +148,8 @@ export class Daemon implements SessionHost {
         failed: this.binds.length - bound.length,
         sensor: this.sensor,
         fdLimit: this.fdLimit.soft,
-        ...(dropped ? { user: dropped.user, uid: dropped.uid, gid: dropped.gid } : {}),
+        uid: process.getuid?.(),
+        ...(process.env[DROPPED_ENV] ? { user: process.env[DROPPED_ENV] } : {}),
       },
       this.capture.name === 'listen'
         ? `honeytrap ready: trapping ${describePorts(bound.map((b) => b.key))}`

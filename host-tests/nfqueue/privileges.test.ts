@@ -81,8 +81,18 @@ describe('nfqueue capture: privileges', () => {
     );
     const ready = d.logs.find((l) => l.msg.startsWith('honeytrap ready'));
     expect(ready?.user).toBe('nobody');
-    const { uid } = await ids(d.pid);
+    // The root parent re-runs the command as nobody (setpriv) and only waits:
+    // the daemon is the child that logged "honeytrap starting".
+    const starting = d.logs.find((l) => l.msg === 'honeytrap starting');
+    const daemonPid = Number(starting?.pid);
+    expect(daemonPid).not.toBe(d.pid);
+    const { uid } = await ids(daemonPid);
     expect(uid).toEqual([nobody, nobody, nobody, nobody]);
+    // Exactly CAP_NET_BIND_SERVICE (10) and CAP_NET_ADMIN (12), nothing else.
+    const capEff = (await readFile(`/proc/${daemonPid}/status`, 'utf8')).match(
+      /^CapEff:\s*([0-9a-f]+)$/m,
+    )?.[1];
+    expect(BigInt(`0x${capEff ?? '0'}`)).toBe((1n << 10n) | (1n << 12n));
 
     const r = await ncat(s.net, 21, 'USER anonymous\r\n', { timeoutMs: 5_000 });
     // A verdict needs CAP_NET_ADMIN in the sending process: after the drop the
@@ -107,7 +117,7 @@ describe('nfqueue capture: privileges', () => {
 
   test('SIGTERM: the daemon logs "honeytrap stopped" and the process exits 0', async () => {
     const s = env();
-    const d = s.daemon ?? (await startFor(s, (dd) => nfqConfig(dd, { queue: 17 })));
+    const d = s.daemon ?? (await startFor(s, (dd) => nfqConfig(dd, { queue: 18 })));
     s.daemon = undefined;
     d.child.kill('SIGTERM');
     await d.waitForLog((l) => l.msg === 'honeytrap stopped', 15_000, '"honeytrap stopped"');

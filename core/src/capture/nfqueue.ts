@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { PortSettings, Proto } from '../config/ports.js';
 import type { SessionHost } from '../session/types.js';
 import { bind } from './binder.js';
+import { CAP_NET_ADMIN, hasCapability } from '../system/privileges.js';
 import { parsePacket } from './packet.js';
 import { PortTable, type EnsureResult } from './port-table.js';
 import type { BindResult, Capture } from './types.js';
@@ -72,10 +73,12 @@ export class NfqueueCapture implements Capture {
   }
 
   start(): Promise<BindResult[]> {
-    if (process.getuid?.() !== 0)
+    // Verdicts need CAP_NET_ADMIN as long as the queue runs: root has it, and
+    // so does the re-run child after privileges.user (ambient capability).
+    if (!hasCapability(CAP_NET_ADMIN))
       throw new HoneytrapError(
         'HT_UNSUPPORTED',
-        'nfqueue capture needs root to open the queue (run as root; privileges.user drops root afterwards)',
+        'nfqueue capture needs root (CAP_NET_ADMIN) to open the queue and give verdicts; run as root (privileges.user then drops root)',
       );
     const nfq = (this.binding = loadBinding());
     const { queue, bufferSize } = this.cfg.nfqueue;

@@ -251,7 +251,7 @@ export interface ResolvedConfig {
     socket: string;
   };
   /**
-   * Drop root after the queue and store are open.
+   * Run without root: a root start re-runs itself as this user with only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (docs/nfqueue.md).
    */
   privileges: {
     /**

@@ -250,7 +250,7 @@ export interface HoneytrapConfig {
     socket?: string;
   };
   /**
-   * Drop root after the queue and store are open.
+   * Run without root: a root start re-runs itself as this user with only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (docs/nfqueue.md).
    */
   privileges?: {
     /**

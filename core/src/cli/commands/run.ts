@@ -2,10 +2,32 @@
 import { loadConfig } from '../../config/load.js';
 import { Daemon } from '../../daemon.js';
 import { createLogger } from '../../log.js';
+import { controlSocketPath, storePath } from '../../daemon.js';
+import { raiseFdLimit } from '../../system/fd-limit.js';
+import { enableTimeWaitReuse } from '../../system/tcp-reuse.js';
+import { controlDir, resolveAccount, rerunAs, shouldDrop } from '../../system/privileges.js';
 
 export async function runCommand(opts: { config?: string }): Promise<void> {
   const { config, source } = await loadConfig(opts.config);
   const log = createLogger(config.log);
+  const { user, group } = config.privileges;
+  if (shouldDrop(user)) {
+    // What only root may do happens here, once; the child inherits it.
+    const account = resolveAccount(user, group);
+    raiseFdLimit();
+    if (config.defaults.mode === 'mirror' || config.ports.some((p) => p.mode === 'mirror'))
+      enableTimeWaitReuse();
+    log.info(
+      { user, uid: account.uid, gid: account.gid },
+      'dropping root: running as privileges.user with CAP_NET_ADMIN and CAP_NET_BIND_SERVICE',
+    );
+    log.flush();
+    process.exitCode = await rerunAs(account, [
+      storePath(config),
+      controlDir(controlSocketPath(config)),
+    ]);
+    return;
+  }
   log.info({ config: source, pid: process.pid }, 'honeytrap starting');
   const daemon = await Daemon.start(config, log);
   let signals = 0;
@@ -20,7 +42,9 @@ export async function runCommand(opts: { config?: string }): Promise<void> {
       .stop()
       .then(() => {
         log.flush();
-        process.exitCode = 0;
+        // The nfqueue binding cannot close its queue, which keeps the event
+        // loop alive: everything is stored and closed, so exit now.
+        process.exit(0);
       })
       .catch((err: unknown) => {
         log.error({ err }, 'shutdown failed');
