@@ -14,11 +14,32 @@ describe('iptables rules', () => {
   it('returns excluded ports before anything goes to the queue', () => {
     const { rules, jump } = buildRules(base);
     const firstQueue = rules.findIndex((r) => r.includes('NFQUEUE'));
-    const lastReturn = rules.map((r) => r.includes('RETURN')).lastIndexOf(true);
+    const lastReturn = rules
+      .map((r) => r.includes('--dport') && r.includes('RETURN'))
+      .lastIndexOf(true);
     expect(lastReturn).toBeLessThan(firstQueue);
     expect(rules[0]).toEqual(['-A', 'HONEYTRAP', '-p', 'tcp', '--dport', '22', '-j', 'RETURN']);
     expect(rules[1]).toEqual(['-A', 'HONEYTRAP', '-p', 'udp', '--dport', '53', '-j', 'RETURN']);
     expect(jump).toEqual(['INPUT', '!', '-i', 'lo', '-j', 'HONEYTRAP']);
+  });
+
+  it('lets packets for ports that already have a listener skip the queue', () => {
+    const { rules } = buildRules(base);
+    const at = (needle: string[]) => rules.findIndex((r) => needle.every((n) => r.includes(n)));
+    expect(rules).toContainEqual([
+      '-A',
+      'HONEYTRAP',
+      '-p',
+      'tcp',
+      '--syn',
+      '-m',
+      'socket',
+      '-j',
+      'RETURN',
+    ]);
+    expect(rules).toContainEqual(['-A', 'HONEYTRAP', '-p', 'udp', '-m', 'socket', '-j', 'RETURN']);
+    expect(at(['tcp', 'socket'])).toBeLessThan(at(['tcp', 'NFQUEUE']));
+    expect(at(['udp', 'socket'])).toBeLessThan(at(['udp', 'NFQUEUE']));
   });
 
   it('queues TCP SYNs and new UDP flows, with --queue-bypass when failing open', () => {
@@ -55,8 +76,8 @@ describe('iptables rules', () => {
 
   it('renders the same rules for iptables and ip6tables, for the chosen backend', () => {
     const legacy = renderRules({ ...base, iptables: 'legacy' }).split('\n');
-    expect(legacy.filter((l) => l.startsWith('iptables-legacy '))).toHaveLength(6);
-    expect(legacy.filter((l) => l.startsWith('ip6tables-legacy '))).toHaveLength(6);
+    expect(legacy.filter((l) => l.startsWith('iptables-legacy '))).toHaveLength(8);
+    expect(legacy.filter((l) => l.startsWith('ip6tables-legacy '))).toHaveLength(8);
     expect(renderRules({ ...base, iptables: 'nft', interface: 'eth0' })).toContain(
       'iptables-nft -I INPUT -i eth0 -j HONEYTRAP',
     );

@@ -30,7 +30,12 @@ export function buildRules(nfq: Nfq): RuleSet {
     const [port, proto] = spec.split('/') as [string, string];
     rules.push(['-A', CHAIN, '-p', proto, '--dport', port, '-j', 'RETURN']);
   }
+  // A port that already has a listener (ours, or a real service) needs no
+  // verdict: the socket match sends its packets straight on, so only the
+  // first connection to a port makes the trip through the queue.
+  rules.push(['-A', CHAIN, '-p', 'tcp', '--syn', '-m', 'socket', '-j', 'RETURN']);
   rules.push(['-A', CHAIN, '-p', 'tcp', '--syn', ...queue]);
+  rules.push(['-A', CHAIN, '-p', 'udp', '-m', 'socket', '-j', 'RETURN']);
   rules.push(['-A', CHAIN, '-p', 'udp', '-m', 'conntrack', '--ctstate', 'NEW', ...queue]);
   const iface = nfq.interface ? ['-i', nfq.interface] : ['!', '-i', 'lo'];
   return { rules, jump: ['INPUT', ...iface, '-j', CHAIN] };
