@@ -26,7 +26,12 @@ export interface PipelineStats {
   shed: number;
   backlog: number;
   artifacts: number;
+  /** Time from an attack being stored to its plugin results being stored, over the last attacks. */
+  latencyMs: { p50: number; p99: number; samples: number };
 }
+
+/** Latency samples kept for the percentiles. */
+const LATENCY_WINDOW = 4096;
 
 interface Produced {
   ref: ArtifactRef;
@@ -38,7 +43,33 @@ export class PluginPipeline {
   private backlog = 0;
   private readonly idle: (() => void)[] = [];
   private lastShedLog = 0;
-  readonly stats: PipelineStats = { submitted: 0, processed: 0, shed: 0, backlog: 0, artifacts: 0 };
+  private readonly latencies: number[] = [];
+  private latencyNext = 0;
+  readonly stats: PipelineStats = {
+    submitted: 0,
+    processed: 0,
+    shed: 0,
+    backlog: 0,
+    artifacts: 0,
+    latencyMs: { p50: 0, p99: 0, samples: 0 },
+  };
+
+  private recordLatency(ms: number): void {
+    if (this.latencies.length < LATENCY_WINDOW) this.latencies.push(ms);
+    else this.latencies[this.latencyNext] = ms;
+    this.latencyNext = (this.latencyNext + 1) % LATENCY_WINDOW;
+  }
+
+  /** Stats with the latency percentiles computed now. */
+  snapshot(): PipelineStats {
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const at = (q: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+    return {
+      ...this.stats,
+      latencyMs: { p50: round(at(0.5)), p99: round(at(0.99)), samples: sorted.length },
+    };
+  }
 
   constructor(
     private readonly registry: PluginRegistry,
@@ -66,7 +97,11 @@ export class PluginPipeline {
     }
     this.backlog++;
     this.stats.backlog = this.backlog;
+    const started = performance.now();
     this.process(attack)
+      .then((ran) => {
+        if (ran) this.recordLatency(performance.now() - started);
+      })
       .catch((err: unknown) =>
         this.log.error({ err: String(err), attack: attack.id }, 'plugin pipeline failed'),
       )
@@ -83,11 +118,12 @@ export class PluginPipeline {
     return this.backlog === 0 ? Promise.resolve() : new Promise((r) => this.idle.push(r));
   }
 
-  private async process(attack: Attack): Promise<void> {
+  /** Runs the matching plugins; false when none matched. */
+  private async process(attack: Attack): Promise<boolean> {
     const plugins = this.registry
       .ready()
       .filter((e) => e.manifest && wantsAttack(e.manifest, attack));
-    if (plugins.length === 0) return;
+    if (plugins.length === 0) return false;
     const records: Record<string, PluginRecord> = {};
     const produced: Produced[] = [];
     const outputs = new Map<string, Promise<PluginOutput | undefined>>();
@@ -115,6 +151,7 @@ export class PluginPipeline {
     await Promise.all(outputs.values());
     await this.store.setPluginResults(attack.id, records);
     await this.artifactRounds(attack, produced);
+    return true;
   }
 
   /** Hands new artifacts to the plugins that consume them, a few generations deep. */
@@ -293,6 +330,10 @@ export class PluginPipeline {
         false,
       );
   }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }
 
 /** Plugins sorted so that each comes after those it names in `after` (cycles: manifest order). */
