@@ -75,7 +75,7 @@ export class Daemon implements SessionHost {
     this.templates = new TemplateLibrary(config.templates.dirs, config.templates.builtin);
     this.udpLimit = new UdpReplyLimit(config.udp);
     this.splices = new SpliceGuard(config.splice);
-    this.plugins = new PluginHost(config.plugins, createEngines(), store, log);
+    this.plugins = new PluginHost(config.plugins, createEngines(log), store, log);
   }
 
   static async start(config: ResolvedConfig, log: Logger): Promise<Daemon> {

@@ -1,3 +1,17 @@
-// @honeytrap/sdk: what plugin authors import. The attack string type is
-// generated from schemas/attack.schema.json; the plugin API comes with issue #5.
+// @honeytrap/sdk: what plugin authors import. Types are generated from the
+// project's schemas (never written twice); definePlugin and the helpers are in
+// ./plugin.js (safe to bundle into a plugin), the test harness in ./harness.
 export type { Attack } from './generated/attack.js';
+export type { PluginManifest } from './generated/plugin-manifest.js';
+export type { PluginOutput, Finding, ArtifactOut } from './generated/plugin-result.js';
+export type { PluginRecord, ArtifactRef } from './generated/plugin-record.js';
+export type {
+  ArtifactInput,
+  FetchRequest,
+  FetchResponse,
+  PluginTaskInput,
+  ResolvedManifest,
+} from './core.js';
+export { HOST_API_VERSION, MANIFEST_VERSION } from './core.js';
+export * from './plugin.js';
+export * from './harness/index.js';

@@ -100,7 +100,7 @@ export interface ResolvedManifest {
      */
     timeoutMs: number;
     /**
-     * Heap (worker) or linear memory (wasm) maximum.
+     * Heap (worker) or linear memory (wasm) maximum. 8 MB at least: a worker thread needs about 5 MB to boot.
      */
     memoryMb: number;
     /**

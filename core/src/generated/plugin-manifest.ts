@@ -99,7 +99,7 @@ export interface PluginManifest {
      */
     timeoutMs?: number;
     /**
-     * Heap (worker) or linear memory (wasm) maximum.
+     * Heap (worker) or linear memory (wasm) maximum. 8 MB at least: a worker thread needs about 5 MB to boot.
      */
     memoryMb?: number;
     /**

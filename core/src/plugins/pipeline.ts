@@ -318,6 +318,8 @@ export class PluginPipeline {
   }
 
   private failed(p: PluginEntry, e: PluginError): void {
+    // A task cut short because the plugin is being stopped is not its failure.
+    if (!p.runner) return;
     p.counters.failed++;
     p.counters.consecutiveFailures++;
     if (e.code === 'HT_PLUGIN_TIMEOUT') p.counters.timeouts++;

@@ -1,0 +1,131 @@
+// The part of the SDK a plugin's own code may use at run time: definePlugin
+// and small helpers. It imports nothing (types only), so `honeytrap-plugin
+// build` can bundle it into a worker plugin, whose worker may only load files
+// from the plugin's own folder.
+import type { Attack } from './generated/attack.js';
+import type { ArtifactOut, Finding, PluginOutput } from './generated/plugin-result.js';
+import type { ArtifactInput, FetchRequest, FetchResponse, PluginTaskInput } from './core.js';
+
+/** The finding types the host accepts: the common ones, or a plugin's own `x-<name>`. */
+export type FindingType =
+  | 'url'
+  | 'decoded-payload'
+  | 'hash'
+  | 'signature'
+  | 'command'
+  | 'download'
+  | 'file-type'
+  | 'note'
+  | `x-${string}`;
+
+/** A plugin's own config (the daemon config's plugins.config.<name>). */
+export type PluginConfig = Record<string, unknown>;
+
+/** What analyze() is given: one attack string, or one artifact and the attack it came from. */
+export interface PluginInput<C extends object = PluginConfig> extends Omit<
+  PluginTaskInput,
+  'config' | 'attack'
+> {
+  /** The attack string (for an artifact task: the attack that led to the artifact). */
+  attack: Attack;
+  /** plugins.config.<name>, checked against the manifest's configSchema, defaults applied. */
+  config: C;
+}
+
+/** The second argument of analyze(): what a worker plugin may ask of the host. */
+export interface PluginContext<C extends object = PluginConfig> {
+  /** Same as input.config. */
+  readonly config: C;
+  /** One line in the daemon's log, attributed to the plugin (bounded per task). */
+  readonly log: (message: string) => void;
+  /**
+   * HTTP(S) through the host, checked against capabilities.network: egress
+   * "attacker" (the attacking address only) or "allow-list" (capabilities.network.hosts).
+   * Bodies are base64. Rejects with code HT_PLUGIN_DENIED when not allowed.
+   */
+  readonly fetch: (req: FetchRequest) => Promise<FetchResponse>;
+}
+
+/** What analyze() returns; nothing (undefined or null) means no findings and no artifacts. */
+export type AnalyzeResult = PluginOutput | null | undefined | void;
+
+/** A worker plugin: the default export of its entry module. */
+export interface WorkerPlugin<C extends object = PluginConfig> {
+  analyze(input: PluginInput<C>, ctx: PluginContext<C>): AnalyzeResult | Promise<AnalyzeResult>;
+}
+
+/**
+ * Types a worker plugin; returns it unchanged.
+ *
+ * ```ts
+ * export default definePlugin<{ marker: string }>({
+ *   analyze(input, ctx) {
+ *     const at = receivedBytes(input.attack).indexOf(ctx.config.marker);
+ *     return { findings: at < 0 ? [] : [finding('x-marker', ctx.config.marker, at)] };
+ *   },
+ * });
+ * ```
+ */
+export function definePlugin<C extends object = PluginConfig>(
+  plugin: WorkerPlugin<C>,
+): WorkerPlugin<C> {
+  return plugin;
+}
+
+/** The bytes the attacker sent (attack.received.data, base64-decoded; at most the read limit). */
+export function receivedBytes(attack: Pick<Attack, 'received'>): Buffer {
+  return Buffer.from(attack.received.data, 'base64');
+}
+
+/** The bytes sent back to the attacker (templates, mirror or proxy replies). */
+export function sentBytes(attack: Pick<Attack, 'sent'>): Buffer {
+  return Buffer.from(attack.sent.data, 'base64');
+}
+
+/**
+ * The received bytes as text. latin1 (the default) maps each byte to one
+ * character, so string offsets are byte offsets and binary data survives.
+ */
+export function receivedText(
+  attack: Pick<Attack, 'received'>,
+  encoding: BufferEncoding = 'latin1',
+): string {
+  return receivedBytes(attack).toString(encoding);
+}
+
+/** The artifact's bytes in an artifact task (input.kind === 'artifact'), else undefined. */
+export function artifactBytes(input: { artifact?: ArtifactInput }): Buffer | undefined {
+  return input.artifact ? Buffer.from(input.artifact.data, 'base64') : undefined;
+}
+
+/** A finding; `offset` is the byte offset in the input where it was found. */
+export function finding(
+  type: FindingType,
+  value: string,
+  offset?: number,
+  meta?: Finding['meta'],
+): Finding {
+  return {
+    type,
+    value,
+    ...(offset === undefined ? {} : { offset }),
+    ...(meta === undefined ? {} : { meta }),
+  };
+}
+
+/**
+ * An artifact to store (needs capabilities.artifacts). The host stores it by
+ * SHA-256 and hands it to the plugins that consume its content type; without
+ * a contentType the host sniffs one from the bytes.
+ */
+export function artifact(
+  data: Uint8Array | string,
+  opts: { name?: string; contentType?: string } = {},
+): ArtifactOut {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
+  return {
+    data: bytes.toString('base64'),
+    ...(opts.name === undefined ? {} : { name: opts.name }),
+    ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
+  };
+}
