@@ -4,6 +4,8 @@
 // Every packet gets exactly one verdict, whatever happens: a packet left
 // without one is how the original honeytrap stops answering on every port.
 import { createRequire } from 'node:module';
+import type * as NfqueueModule from 'nfqueue';
+import type { NFQueuePacket } from 'nfqueue';
 import { HoneytrapError } from '../errors.js';
 import type { ResolvedConfig } from '../generated/config-resolved.js';
 import type { Logger } from '../log.js';
@@ -15,7 +17,7 @@ import { parsePacket } from './packet.js';
 import { PortTable, type EnsureResult } from './port-table.js';
 import type { BindResult, Capture } from './types.js';
 
-type Binding = typeof import('nfqueue');
+type Binding = typeof NfqueueModule;
 
 /** Longest a packet may wait for its listener before it is accepted anyway. */
 const VERDICT_DEADLINE_MS = 1000;
@@ -95,7 +97,7 @@ export class NfqueueCapture implements Capture {
     return Promise.resolve([]);
   }
 
-  private onPacket(packet: import('nfqueue').NFQueuePacket): void {
+  private onPacket(packet: NFQueuePacket): void {
     const nfq = this.binding!;
     this.stats.packets++;
     let done = false;

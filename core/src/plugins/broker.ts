@@ -4,6 +4,7 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP, isIPv4 } from 'node:net';
 import type { Attack } from '../generated/attack.js';
+import { checkEgress } from './egress.js';
 import {
   PluginError,
   type FetchRequest,
@@ -43,23 +44,9 @@ export class HostBroker implements NetworkBroker {
   constructor(private readonly opts: BrokerOptions) {}
 
   async fetch(plugin: LoadedPlugin, attack: Attack, req: FetchRequest): Promise<FetchResponse> {
-    const name = plugin.manifest.name;
-    const deny = (why: string) => new PluginError('HT_PLUGIN_DENIED', name, `network: ${why}`);
-    const net = plugin.manifest.capabilities.network;
-    if (!net) throw deny('the manifest grants no network capability');
-    let url: URL;
-    try {
-      url = new URL(req.url);
-    } catch {
-      throw deny(`"${req.url}" is not a URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw deny(`${url.protocol} is not supported (http and https only)`);
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (net.egress === 'attacker' && host !== attack.remote.address)
-      throw deny(`${host} is not the attacking host ${attack.remote.address} (egress: attacker)`);
-    if (net.egress === 'allow-list' && !(net.hosts ?? []).includes(host))
-      throw deny(`${host} is not in the manifest's allowed hosts`);
+    const deny = (why: string) =>
+      new PluginError('HT_PLUGIN_DENIED', plugin.manifest.name, `network: ${why}`);
+    const { url, host } = checkEgress(plugin, attack, req.url);
     const address = isIP(host) ? host : (await lookup(host)).address;
     if (!this.opts.allowPrivate && blocked.check(address, isIPv4(address) ? 'ipv4' : 'ipv6'))
       throw deny(`${host} (${address}) is a loopback, private or special address`);

@@ -9,14 +9,13 @@ import type { ResolvedConfig } from '../generated/config-resolved.js';
 import type { PluginOutput } from '../generated/plugin-result.js';
 import type { ArtifactRef, PluginRecord } from '../generated/plugin-record.js';
 import type { Logger } from '../log.js';
-import { formatAjvErrors, schemaFileValidator } from '../schema/validator.js';
 import type { AttackStore } from '../store/attack-store.js';
 import { PluginError, type ArtifactInput, type PluginTaskInput } from './engine.js';
 import { sniffContentType } from './file-type.js';
 import { wantsArtifact, wantsAttack } from './filters.js';
+import { checkPluginOutput } from './output.js';
 import type { PluginEntry, PluginRegistry } from './registry.js';
 
-const resultValidator = schemaFileValidator('plugin-result.schema.json');
 /** Artifacts handed on to artifact consumers at most this many generations deep. */
 const MAX_ARTIFACT_DEPTH = 3;
 
@@ -215,16 +214,10 @@ export class PluginPipeline {
       const runner = p.runner;
       if (!runner) throw new PluginError('HT_PLUGIN_LOAD', p.name, 'is not running');
       const raw = await runner.run(input);
-      const output = this.checkOutput(p, raw);
+      const output = checkPluginOutput(m, raw, this.cfg);
       const artifacts: ArtifactRef[] = [];
       for (const a of output.artifacts ?? []) {
         const data = Buffer.from(a.data, 'base64');
-        if (data.length > this.cfg.maxArtifactBytes)
-          throw new PluginError(
-            'HT_PLUGIN_RESULT',
-            p.name,
-            `artifact of ${data.length} bytes exceeds plugins.maxArtifactBytes (${this.cfg.maxArtifactBytes})`,
-          );
         const contentType =
           a.contentType && a.contentType !== 'application/octet-stream'
             ? a.contentType
@@ -276,45 +269,6 @@ export class PluginPipeline {
     } finally {
       p.inFlight--;
     }
-  }
-
-  private checkOutput(p: PluginEntry, raw: unknown): PluginOutput {
-    const m = p.manifest!;
-    if (raw === undefined || raw === null) return { findings: [], artifacts: [] };
-    let size: number;
-    try {
-      size = Buffer.byteLength(JSON.stringify(raw));
-    } catch (err) {
-      throw new PluginError('HT_PLUGIN_RESULT', p.name, `result is not JSON: ${String(err)}`);
-    }
-    if (size > this.cfg.maxResultBytes)
-      throw new PluginError(
-        'HT_PLUGIN_RESULT',
-        p.name,
-        `result of ${size} bytes exceeds plugins.maxResultBytes (${this.cfg.maxResultBytes})`,
-      );
-    const validate = resultValidator();
-    const copy = structuredClone(raw);
-    if (!validate(copy))
-      throw new PluginError(
-        'HT_PLUGIN_RESULT',
-        p.name,
-        `result has a bad shape: ${formatAjvErrors(validate.errors).slice(0, 5).join('; ')}`,
-      );
-    const out = copy as PluginOutput;
-    if ((out.findings ?? []).length && !m.capabilities.findings)
-      throw new PluginError(
-        'HT_PLUGIN_DENIED',
-        p.name,
-        'emitted findings without the findings capability',
-      );
-    if ((out.artifacts ?? []).length && !m.capabilities.artifacts)
-      throw new PluginError(
-        'HT_PLUGIN_DENIED',
-        p.name,
-        'wrote artifacts without the artifacts capability',
-      );
-    return out;
   }
 
   private failed(p: PluginEntry, e: PluginError): void {

@@ -10,11 +10,10 @@ import type { Attack } from '../generated/attack.js';
 import type { ArtifactOut, Finding, PluginOutput } from '../generated/plugin-result.js';
 import {
   HostBroker,
-  PluginError,
   corePaths,
-  formatAjvErrors,
+  checkEgress,
+  checkPluginOutput,
   readManifest,
-  schemaFileValidator,
   validatePluginConfig,
   wantsArtifact,
   wantsAttack,
@@ -103,23 +102,7 @@ class StubBroker implements NetworkBroker {
   constructor(private readonly answer: NonNullable<HarnessOptions['fetch']>) {}
 
   async fetch(plugin: LoadedPlugin, attack: Attack, req: FetchRequest): Promise<FetchResponse> {
-    const name = plugin.manifest.name;
-    const deny = (why: string) => new PluginError('HT_PLUGIN_DENIED', name, `network: ${why}`);
-    const net = plugin.manifest.capabilities.network;
-    if (!net) throw deny('the manifest grants no network capability');
-    let url: URL;
-    try {
-      url = new URL(req.url);
-    } catch {
-      throw deny(`"${req.url}" is not a URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw deny(`${url.protocol} is not supported (http and https only)`);
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (net.egress === 'attacker' && host !== attack.remote.address)
-      throw deny(`${host} is not the attacking host ${attack.remote.address} (egress: attacker)`);
-    if (net.egress === 'allow-list' && !(net.hosts ?? []).includes(host))
-      throw deny(`${host} is not in the manifest's allowed hosts`);
+    checkEgress(plugin, attack, req.url);
     return this.answer(req, attack);
   }
 }
@@ -129,7 +112,6 @@ export class PluginUnderTest {
   /** Every log line the plugin wrote, in order. */
   readonly logs: string[] = [];
   private runner: PluginRunner | undefined;
-  private readonly resultValidator = schemaFileValidator('plugin-result.schema.json');
 
   private constructor(
     readonly plugin: LoadedPlugin,
@@ -231,48 +213,12 @@ export class PluginUnderTest {
     return this.check(raw);
   }
 
-  /** The pipeline's checks, with its words. */
+  /** The pipeline's own checks (core's checkPluginOutput), so the harness refuses what the daemon refuses. */
   private check(raw: unknown): CheckedOutput {
-    const m = this.manifest;
-    const fail = (code: 'HT_PLUGIN_RESULT' | 'HT_PLUGIN_DENIED', msg: string) =>
-      new PluginError(code, m.name, msg);
-    if (raw === undefined || raw === null) return { findings: [], artifacts: [] };
-    let size: number;
-    try {
-      size = Buffer.byteLength(JSON.stringify(raw));
-    } catch (err) {
-      throw fail('HT_PLUGIN_RESULT', `result is not JSON: ${String(err)}`);
-    }
-    const maxResult = this.opts.maxResultBytes ?? configDefault('maxResultBytes');
-    if (size > maxResult)
-      throw fail(
-        'HT_PLUGIN_RESULT',
-        `result of ${size} bytes exceeds plugins.maxResultBytes (${maxResult})`,
-      );
-    const validate = this.resultValidator();
-    const copy = structuredClone(raw);
-    if (!validate(copy))
-      throw fail(
-        'HT_PLUGIN_RESULT',
-        `result has a bad shape: ${formatAjvErrors(validate.errors).slice(0, 5).join('; ')}`,
-      );
-    const out = copy as PluginOutput;
-    const findings = out.findings ?? [];
-    const artifacts = out.artifacts ?? [];
-    if (findings.length && !m.capabilities.findings)
-      throw fail('HT_PLUGIN_DENIED', 'emitted findings without the findings capability');
-    if (artifacts.length && !m.capabilities.artifacts)
-      throw fail('HT_PLUGIN_DENIED', 'wrote artifacts without the artifacts capability');
-    const maxArtifact = this.opts.maxArtifactBytes ?? configDefault('maxArtifactBytes');
-    for (const a of artifacts) {
-      const bytes = Buffer.from(a.data, 'base64').length;
-      if (bytes > maxArtifact)
-        throw fail(
-          'HT_PLUGIN_RESULT',
-          `artifact of ${bytes} bytes exceeds plugins.maxArtifactBytes (${maxArtifact})`,
-        );
-    }
-    return { findings, artifacts };
+    return checkPluginOutput(this.manifest, raw, {
+      maxResultBytes: this.opts.maxResultBytes ?? configDefault('maxResultBytes'),
+      maxArtifactBytes: this.opts.maxArtifactBytes ?? configDefault('maxArtifactBytes'),
+    });
   }
 }
 
