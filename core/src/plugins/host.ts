@@ -49,7 +49,7 @@ export class PluginHost {
 
   stats(): PipelineStats & { plugins: number; ready: number } {
     return {
-      ...this.pipeline.stats,
+      ...this.pipeline.snapshot(),
       plugins: this.registry.list().length,
       ready: this.registry.ready().length,
     };
