@@ -13,18 +13,30 @@
 //
 // Environment: BENCH_SHARED (folder of attackload.c/ceiling.c, default
 // ../shared/bench), BENCH_LOAD_SECONDS (default 10).
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { cpus, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  OUT,
+  BIN,
+  attackload,
+  buildAll,
+  cell,
+  checkPrerequisites,
+  cleanup,
+  fail,
+  formatTable,
+  inNs,
+  makePair,
+  run,
+  runMeta,
+  say,
+  sh,
+  sleep,
+  startCeiling,
+  startDaemon,
+} from './lib.mjs';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const OUT = join(REPO, '.bench');
-const SHARED = resolve(process.env.BENCH_SHARED ?? join(REPO, '..', 'shared', 'bench'));
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 10);
-const BIN = join(REPO, 'core', 'bin', 'honeytrap.js');
 const QUEUE = 9;
 const FIRST_LO = 40000;
 const FIRST_HI = 40499;
@@ -32,110 +44,7 @@ const LOAD_PORTS = '20000-20099';
 const CEILING_NMAP_PORT = 9999;
 const TARGETS = { nmapRatio: 2, connRatio: 0.4, firstP99Ms: 1, nmapOpen: 65535 };
 
-const say = (msg) => process.stderr.write(`bench: ${msg}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// ---------------------------------------------------------------- cleanup
-
-const namespaces = new Set();
-const children = new Set();
-
-function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const ns of namespaces) {
-    try {
-      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
-      for (const pid of pids.split(/\s+/).filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-    } catch {
-      /* already gone */
-    }
-  }
-  namespaces.clear();
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'])
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-
 // ---------------------------------------------------------------- helpers
-
-function sh(cmd, args, opts = {}) {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-}
-
-/** Runs a program to completion; resolves with its output and wall time. */
-function run(cmd, args, timeoutMs) {
-  const started = performance.now();
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')} did not finish in ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolvePromise({ code, stdout, stderr, wallMs: performance.now() - started });
-    });
-  });
-}
-
-const inNs = (ns, cmd) => ['netns', 'exec', ns, ...cmd];
-
-function makePair(tag, subnet) {
-  const a = `htb-${tag}-${process.pid}-a`;
-  const h = `htb-${tag}-${process.pid}-h`;
-  const va = `hba${tag}${process.pid % 10000}`.slice(0, 15);
-  const vh = `hbh${tag}${process.pid % 10000}`.slice(0, 15);
-  for (const ns of [a, h]) {
-    sh('ip', ['netns', 'add', ns]);
-    namespaces.add(ns);
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
-  sh('ip', ['link', 'add', va, 'netns', a, 'type', 'veth', 'peer', 'name', vh, 'netns', h]);
-  sh('ip', ['-n', a, 'addr', 'add', `10.99.${subnet}.1/24`, 'dev', va]);
-  sh('ip', ['-n', h, 'addr', 'add', `10.99.${subnet}.2/24`, 'dev', vh]);
-  sh('ip', ['-n', a, 'link', 'set', va, 'up']);
-  sh('ip', ['-n', h, 'link', 'set', vh, 'up']);
-  return { attacker: a, honeypot: h, target: `10.99.${subnet}.2` };
-}
-
-/** Parses attackload's `RESULT key=value ...` line. */
-function parseResult(stdout) {
-  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  if (!line) throw new Error(`attackload printed no RESULT line:\n${stdout}`);
-  const out = {};
-  for (const kv of line.slice(7).trim().split(/\s+/)) {
-    const [k, v] = kv.split('=');
-    out[k] = Number.isNaN(Number(v)) ? v : Number(v);
-  }
-  return out;
-}
-
-async function attackload(pair, args, timeoutMs) {
-  const r = await run(
-    'ip',
-    inNs(pair.attacker, [join(OUT, 'attackload'), '-q', ...args]),
-    timeoutMs,
-  );
-  if (r.code !== 0) throw new Error(`attackload ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return parseResult(r.stdout);
-}
 
 async function nmapAll(pair) {
   const r = await run(
@@ -163,25 +72,6 @@ function queueWaiting(ns) {
     .reduce((n, l) => n + Number(l.trim().split(/\s+/)[2] ?? 0), 0);
 }
 
-function status(sock) {
-  return new Promise((resolvePromise, reject) => {
-    const req = request({ socketPath: sock, path: '/status', timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => {
-        try {
-          resolvePromise(JSON.parse(body));
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('status timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 // ---------------------------------------------------------------- targets
 // Each target lives in its own namespace pair and stays up for the whole run;
 // every measurement runs against both back to back (honeytrap-ts, then
@@ -189,84 +79,31 @@ function status(sock) {
 
 async function startHoneytrap() {
   const pair = makePair('t', 10);
-  const store = join(OUT, `store-${process.pid}`);
-  rmSync(store, { recursive: true, force: true });
-  const configPath = join(OUT, 'honeytrap.json');
-  writeFileSync(
-    configPath,
-    JSON.stringify(
-      {
-        sensor: 'bench',
-        // Nothing excluded: inside this namespace every one of the 65,535 ports is the honeypot's.
-        capture: { type: 'nfqueue', nfqueue: { queue: QUEUE, excludePorts: [] } },
-        store: { path: store },
-        log: { level: 'warn', format: 'json' },
-      },
-      null,
-      2,
-    ),
-  );
-  const daemon = spawn(
-    'ip',
-    inNs(pair.honeypot, [process.execPath, BIN, 'run', '-c', configPath]),
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const d = await startDaemon({
+    pair,
+    tag: 'honeytrap',
+    config: {
+      sensor: 'bench',
+      // Nothing excluded: inside this namespace every one of the 65,535 ports is the honeypot's.
+      capture: { type: 'nfqueue', nfqueue: { queue: QUEUE, excludePorts: [] } },
+      log: { level: 'warn', format: 'json' },
     },
-  );
-  children.add(daemon);
-  let log = '';
-  daemon.stdout.on('data', (c) => (log += c));
-  daemon.stderr.on('data', (c) => (log += c));
-  const sock = join(store, 'control.sock');
-  const until = Date.now() + 20_000;
-  for (;;) {
-    if (daemon.exitCode !== null) throw new Error(`honeytrap exited at start:\n${log}`);
-    try {
-      await status(sock);
-      break;
-    } catch {
-      if (Date.now() > until) throw new Error(`honeytrap not ready after 20 s:\n${log}`);
-      await sleep(100);
-    }
-  }
+  });
   const env = { ...process.env };
   delete env.SSH_CONNECTION; // the rules go to our namespace, not to an SSH session's
-  sh('ip', inNs(pair.honeypot, [process.execPath, BIN, 'iptables', '--apply', '-c', configPath]), {
-    env,
-  });
-  const stop = async () => {
-    const info = { status: await status(sock), queueWaitingAfter: queueWaiting(pair.honeypot) };
-    // SIGTERM; a second one if the process lingers (see the lifecycle host test).
-    daemon.kill('SIGTERM');
-    const exited = () => daemon.exitCode !== null || daemon.signalCode !== null;
-    for (let i = 0; i < 50 && !exited(); i++) await sleep(100);
-    info.exitedOnFirstSigterm = exited();
-    if (!exited()) daemon.kill('SIGTERM');
-    for (let i = 0; i < 50 && !exited(); i++) await sleep(100);
-    if (!exited()) daemon.kill('SIGKILL');
-    info.errorLines = log.split('\n').filter((l) => /"level":(50|60)/.test(l)).length;
-    rmSync(store, { recursive: true, force: true });
-    return info;
-  };
+  sh(
+    'ip',
+    inNs(pair.honeypot, [process.execPath, BIN, 'iptables', '--apply', '-c', d.configPath]),
+    { env },
+  );
+  const stop = () => d.stop(async () => ({ queueWaitingAfter: queueWaiting(pair.honeypot) }));
   return { name: 'honeytrap-ts', pair, stop, beforeNmap: () => undefined };
 }
 
-async function startCeiling() {
+async function startCeilingAllPorts() {
   const pair = makePair('c', 11);
   // The measured ports, plus one port that all ports are redirected to for nmap.
-  const spec = `${FIRST_LO}-${FIRST_HI},${LOAD_PORTS},${CEILING_NMAP_PORT}`;
-  const c = spawn('ip', inNs(pair.honeypot, [join(OUT, 'ceiling'), '-q', spec]), {
-    stdio: 'ignore',
-  });
-  children.add(c);
-  await sleep(500);
-  if (c.exitCode !== null) throw new Error(`ceiling exited at start (${c.exitCode})`);
-  const stop = async () => {
-    c.kill('SIGTERM');
-    for (let i = 0; i < 50 && c.exitCode === null && c.signalCode === null; i++) await sleep(100);
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    return {};
-  };
+  const c = await startCeiling(pair, `${FIRST_LO}-${FIRST_HI},${LOAD_PORTS},${CEILING_NMAP_PORT}`);
   // All ports, as ceiling.c says: every TCP SYN redirected to one listening port.
   const beforeNmap = () =>
     sh(
@@ -285,7 +122,7 @@ async function startCeiling() {
         String(CEILING_NMAP_PORT),
       ]),
     );
-  return { name: 'ceiling', pair, stop, beforeNmap };
+  return { ...c, beforeNmap };
 }
 
 /** The measurements, each against every target in turn. */
@@ -318,11 +155,6 @@ async function measureAll(targets) {
 }
 
 // ---------------------------------------------------------------- report
-
-function fmt(n, digits = 2) {
-  if (typeof n !== 'number' || !Number.isFinite(n)) return 'n/a';
-  return n >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(digits);
-}
 
 function report(ht, ce, meta) {
   const rows = [];
@@ -394,26 +226,13 @@ function report(ht, ce, meta) {
   const head = ['test', 'honeytrap-ts', 'ceiling', 'ratio', 'target', 'met'];
   const body = rows.map((x) => [
     x.test,
-    fmt(x.honeytrap, Number.isInteger(x.honeytrap) ? 0 : 3),
-    fmt(x.ceiling, Number.isInteger(x.ceiling) ? 0 : 3),
+    cell(x.honeytrap),
+    cell(x.ceiling),
     Number.isFinite(x.ratio) ? `${x.ratio.toFixed(2)}x` : '',
     x.target,
     x.pass === null ? '' : x.pass ? 'yes' : 'NO',
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) =>
-    '| ' +
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') +
-    ' |';
-  const text = [
-    line(head),
-    '|' +
-      widths
-        .map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':'))
-        .join('|') +
-      '|',
-    ...body.map(line),
-  ].join('\n');
+  const text = formatTable(head, body);
   const d = ht.daemon;
   const notes = [
     `machine: ${meta.cpus} CPUs, load average at start ${meta.loadavg.map((x) => x.toFixed(2)).join(' ')}`,
@@ -427,44 +246,11 @@ function report(ht, ce, meta) {
 // ---------------------------------------------------------------- main
 
 async function main() {
-  if (process.getuid?.() !== 0)
-    throw new Error('the benchmark needs root (namespaces, iptables, NFQUEUE)');
-  for (const f of ['attackload.c', 'ceiling.c'])
-    if (!existsSync(join(SHARED, f)))
-      throw new Error(`${join(SHARED, f)} not found (set BENCH_SHARED)`);
-  for (const tool of ['gcc', 'nmap', 'ip', 'iptables'])
-    try {
-      sh('sh', ['-c', `command -v ${tool}`]);
-    } catch {
-      throw new Error(`${tool} is not installed (./scripts/setup.sh install)`);
-    }
-  mkdirSync(OUT, { recursive: true });
-  say('building core (tsc -b) and the C tools');
-  try {
-    sh('npx', ['tsc', '-b', 'core'], { cwd: REPO });
-  } catch (err) {
-    throw new Error(
-      `building core failed (npx tsc -b core):\n${err.stdout ?? ''}${err.stderr ?? ''}`,
-    );
-  }
-  for (const name of ['attackload', 'ceiling'])
-    sh('gcc', ['-O2', '-o', join(OUT, name), join(SHARED, `${name}.c`)]);
-  const meta = {
-    date: new Date().toISOString(),
-    cpus: cpus().length,
-    loadavg: loadavg(),
-    node: process.version,
-    loadSeconds: LOAD_SECONDS,
-    commit: (() => {
-      try {
-        return sh('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO }).trim();
-      } catch {
-        return 'unknown';
-      }
-    })(),
-  };
+  checkPrerequisites(['gcc', 'nmap', 'ip', 'iptables']);
+  buildAll();
+  const meta = runMeta({ loadSeconds: LOAD_SECONDS });
   const honeytrap = await startHoneytrap();
-  const ceiling = await startCeiling();
+  const ceiling = await startCeilingAllPorts();
   const results = await measureAll([honeytrap, ceiling]);
   const ht = results.get(honeytrap);
   const ce = results.get(ceiling);
@@ -481,8 +267,4 @@ async function main() {
   say(`wrote ${join(OUT, 'results.json')}`);
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  cleanup();
-  process.exit(1);
-});
+main().catch(fail);
