@@ -123,7 +123,7 @@ const kinds: Kind[] = [
   {
     name: 'capture address that is not an IP',
     file: 'address.yaml',
-    text: 'capture:\n  addresses: ["127.0.0.1", "localhost"]\n',
+    text: 'capture:\n  addresses: ["127.0.0.1", "localhost"]\nports:\n  - { port: 2323 }\n',
     stderr: (f) => invalid(f, '/capture/addresses/1: "localhost" is not an IPv4 or IPv6 address'),
   },
   {

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import { listAttacks } from '../lib/cli.js';
-import { sleep } from '../lib/clients.js';
+import { sleep, waitUntil } from '../lib/clients.js';
 import { NetnsPair } from '../lib/netns.js';
 import { nfqConfig } from '../lib/nfq-daemon.js';
 import { nfqSuite, startFor } from '../lib/nfq-suite.js';
@@ -25,6 +25,13 @@ const env = nfqSuite('excl', ['ncat'], async (s) => {
     `printf '${REAL_BANNER.replace(/\r\n$/, '\\r\\n')}'`,
   ]);
   realService = spawn(bin!, args, { stdio: 'ignore' });
+  // Under load ncat may take a moment to listen: wait for its socket.
+  await waitUntil(
+    async () =>
+      (await s.net.exec(s.net.honeypot, ['ss', '-Hltn', 'sport = :2222'])).stdout.includes(':2222'),
+    15_000,
+    'the real service listening on 2222',
+  );
   await startFor(s, (dir) =>
     nfqConfig(dir, { queue: 13, nfqueue: { excludePorts: ['22/tcp', '2222/tcp'] } }),
   );
