@@ -1,4 +1,4 @@
-// Issue 3, excluded ports: a real service in the honeypot namespace (an ncat
+// Issue 3, excluded ports: a real service in the honeypot namespace (a node
 // listener on 2222) stays reachable with its own banner, its packets never
 // reach the queue, and nothing is recorded for it; the port next to it is caught.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,15 +15,9 @@ let realService: ChildProcess | undefined;
 
 const env = nfqSuite('excl', ['ncat'], async (s) => {
   // The real service first: the daemon must never take its port.
-  const [bin, ...args] = NetnsPair.wrap(s.net.honeypot, [
-    'ncat',
-    '-l',
-    '-k',
-    s.net.honeypotIp,
-    '2222',
-    '--sh-exec',
-    `printf '${REAL_BANNER.replace(/\r\n$/, '\\r\\n')}'`,
-  ]);
+  // A small real service: its banner on connect, then it reads until the client is done.
+  const server = `require('net').createServer((c) => { c.on('error', () => {}); c.end(${JSON.stringify(REAL_BANNER)}); c.resume(); }).listen(2222, ${JSON.stringify(s.net.honeypotIp)})`;
+  const [bin, ...args] = NetnsPair.wrap(s.net.honeypot, [process.execPath, '-e', server]);
   realService = spawn(bin!, args, { stdio: 'ignore' });
   // Under load ncat may take a moment to listen: wait for its socket.
   await waitUntil(
@@ -41,18 +35,20 @@ describe('nfqueue capture: excluded ports', () => {
   test('the attacker reaches the real service on 2222 (its own banner); nothing queued or recorded for it', async () => {
     const { net, daemon } = env();
     const d = daemon!;
-    expect(realService?.exitCode ?? null, 'the real ncat service exited early').toBeNull();
+    expect(realService?.exitCode ?? null, 'the real service exited early').toBeNull();
     const rules = await net.mustExec(net.honeypot, ['iptables', '-S', 'HONEYTRAP']);
     expect(rules.stdout).toContain('--dport 2222 -j RETURN');
 
     const before = await d.status();
     let got = '';
+    const tries: string[] = [];
     for (let i = 0; i < 20 && got !== REAL_BANNER; i++) {
       const r = await ncat(net, 2222, 'hello real service\n', { timeoutMs: 5_000 });
       got = r.stdout;
+      tries.push(`code ${r.code}: ${r.stderr.trim()}`);
       if (got !== REAL_BANNER) await sleep(200);
     }
-    expect(got).toBe(REAL_BANNER);
+    expect(got, tries.join('\n')).toBe(REAL_BANNER);
     const after = await d.status();
     // The RETURN rule kept its SYNs out of the queue altogether.
     expect(after.nfqueue.packets - before.nfqueue.packets).toBe(0);
