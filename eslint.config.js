@@ -5,7 +5,7 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'core/src/generated/**', 'sdk/src/generated/**'],
+    ignores: ['**/dist/**', '**/node_modules/**', 'core/src/generated/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -33,20 +33,20 @@ const targets = [
   },
   {
     schema: 'attack.schema.json',
-    out: ['core/src/generated/attack.ts', 'sdk/src/generated/attack.ts'],
+    out: ['core/src/generated/attack.ts'],
   },
   {
     schema: 'plugin-manifest.v1.schema.json',
-    out: ['core/src/generated/plugin-manifest.ts', 'sdk/src/generated/plugin-manifest.ts'],
+    out: ['core/src/generated/plugin-manifest.ts'],
     resolved: { title: 'ResolvedManifest', out: 'core/src/generated/plugin-manifest-resolved.ts' },
   },
   {
     schema: 'plugin-result.schema.json',
-    out: ['core/src/generated/plugin-result.ts', 'sdk/src/generated/plugin-result.ts'],
+    out: ['core/src/generated/plugin-result.ts'],
   },
   {
     schema: 'plugin-record.schema.json',
-    out: ['core/src/generated/plugin-record.ts', 'sdk/src/generated/plugin-record.ts'],
+    out: ['core/src/generated/plugin-record.ts'],
   },
 ];
 

@@ -19,10 +19,6 @@ describe('generated types', () => {
       'core/src/generated/plugin-manifest.ts',
       'core/src/generated/plugin-record.ts',
       'core/src/generated/plugin-result.ts',
-      'sdk/src/generated/attack.ts',
-      'sdk/src/generated/plugin-manifest.ts',
-      'sdk/src/generated/plugin-record.ts',
-      'sdk/src/generated/plugin-result.ts',
     ]);
     const stale: string[] = [];
     for (const [rel, text] of files) {

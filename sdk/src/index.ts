@@ -1,10 +1,10 @@
 // @honeytrap/sdk: what plugin authors import. Types are generated from the
 // project's schemas (never written twice); definePlugin and the helpers are in
 // ./plugin.js (safe to bundle into a plugin), the test harness in ./harness.
-export type { Attack } from './generated/attack.js';
-export type { PluginManifest } from './generated/plugin-manifest.js';
-export type { PluginOutput, Finding, ArtifactOut } from './generated/plugin-result.js';
-export type { PluginRecord, ArtifactRef } from './generated/plugin-record.js';
+export type { Attack } from './types.js';
+export type { PluginManifest } from './types.js';
+export type { PluginOutput, Finding, ArtifactOut } from './types.js';
+export type { PluginRecord, ArtifactRef } from './types.js';
 export type {
   ArtifactInput,
   FetchRequest,

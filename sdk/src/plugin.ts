@@ -2,8 +2,8 @@
 // and small helpers. It imports nothing (types only), so `honeytrap-plugin
 // build` can bundle it into a worker plugin, whose worker may only load files
 // from the plugin's own folder.
-import type { Attack } from './generated/attack.js';
-import type { ArtifactOut, Finding, PluginOutput } from './generated/plugin-result.js';
+import type { Attack } from './types.js';
+import type { ArtifactOut, Finding, PluginOutput } from './types.js';
 import type { ArtifactInput, FetchRequest, FetchResponse, PluginTaskInput } from './core.js';
 
 /** The finding types the host accepts: the common ones, or a plugin's own `x-<name>`. */

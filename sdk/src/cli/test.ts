@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import type { Finding } from '../generated/plugin-result.js';
+import type { Finding } from '../types.js';
 import { PluginError } from '../core.js';
 import { HarnessError } from '../harness/errors.js';
 import { attackFixture, type AttackFixtureOptions } from '../harness/fixture.js';

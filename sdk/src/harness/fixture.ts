@@ -3,7 +3,7 @@
 // schema of what the daemon stores and hands to plugins.
 import { randomBytes } from 'node:crypto';
 import formats from 'ajv-formats';
-import type { Attack } from '../generated/attack.js';
+import type { Attack } from '../types.js';
 import { corePaths, formatAjvErrors, newAjv } from '../core.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

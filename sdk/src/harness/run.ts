@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Attack } from '../generated/attack.js';
-import type { ArtifactOut, Finding, PluginOutput } from '../generated/plugin-result.js';
+import type { Attack } from '../types.js';
+import type { ArtifactOut, Finding, PluginOutput } from '../types.js';
 import {
   HostBroker,
   corePaths,
