@@ -4,35 +4,26 @@
 // limit and the transfer goes on past it (pipe() applies backpressure, so a
 // slow side never makes us buffer without bound).
 import { connect, type Socket } from 'node:net';
-import { newAttackId } from '../attack/id.js';
 import { normalizeAddress } from '../attack/address.js';
-import { Recorder } from '../attack/recorder.js';
-import type { Attack } from '../generated/attack.js';
 import type { PortSettings } from '../config/ports.js';
+import { SessionBase } from './base.js';
 import type { EndReason, Endpoint, Session, SessionHost, SpliceRole } from './types.js';
 
-export class TcpSession implements Session {
-  readonly id: string;
+export class TcpSession extends SessionBase implements Session {
   readonly proto = 'tcp' as const;
-  private readonly recorder: Recorder;
   private reason: EndReason | undefined;
-  private error: string | undefined;
   private sessionTimer: NodeJS.Timeout | undefined;
-  private templateName: string | undefined;
-  private peer: { socket: Socket; info: NonNullable<Attack['peer']> } | undefined;
-  private fallbackInfo: Attack['fallback'];
-  private readonly endHooks: (() => void)[] = [];
+  private peer: Socket | undefined;
   // Captured at accept: after close, Node no longer reports the addresses.
   readonly local: Endpoint;
   readonly remote: Endpoint;
 
   constructor(
     private readonly socket: Socket,
-    readonly settings: PortSettings,
+    settings: PortSettings,
     private readonly host: SessionHost,
   ) {
-    this.recorder = new Recorder(settings.readLimit);
-    this.id = newAttackId(this.recorder.startedAt);
+    super(settings);
     this.local = {
       address: normalizeAddress(socket.localAddress),
       port: socket.localPort ?? settings.port,
@@ -105,10 +96,8 @@ export class TcpSession implements Session {
           out.destroy();
           return reject(new Error('attacker left before the peer answered'));
         }
-        this.peer = {
-          socket: out,
-          info: { address: normalizeAddress(peer.address), port: peer.port, role },
-        };
+        this.peer = out;
+        this.peerInfo = { address: normalizeAddress(peer.address), port: peer.port, role };
         out.on('data', (chunk: Buffer) => this.recorder.record('out', chunk));
         if (onPeerData) out.once('data', onPeerData);
         out.on(
@@ -128,14 +117,6 @@ export class TcpSession implements Session {
     });
   }
 
-  fallback(from: SpliceRole, reason: string): void {
-    this.fallbackInfo = { from, reason };
-  }
-
-  onEnd(fn: () => void): void {
-    this.endHooks.push(fn);
-  }
-
   end(reason: EndReason): void {
     this.reason ??= reason;
     this.socket.destroy();
@@ -146,25 +127,18 @@ export class TcpSession implements Session {
     this.host.untrack(this);
     // We close first: reset the peer so its 4-tuple leaves no TIME_WAIT here
     // (mirror reuses the same destination for every session).
-    if (this.peer && !this.peer.socket.destroyed) this.peer.socket.resetAndDestroy();
-    for (const fn of this.endHooks.splice(0)) fn();
+    if (this.peer && !this.peer.destroyed) this.peer.resetAndDestroy();
     const err = this.error;
     const reason: EndReason =
       this.reason ??
       (err ? (err === 'ECONNRESET' || err.endsWith(' ECONNRESET') ? 'reset' : 'error') : 'closed');
-    const attack = this.recorder.finish({
-      id: this.id,
+    const attack = this.finishAttack({
       sensor: this.host.sensor,
       proto: 'tcp',
       local: this.local,
       remote: this.remote,
-      mode: this.settings.mode,
       endReason: reason,
     });
-    if (this.templateName !== undefined) attack.template = this.templateName;
-    if (this.peer) attack.peer = this.peer.info;
-    if (this.fallbackInfo) attack.fallback = this.fallbackInfo;
-    if (err) attack.error = err;
     this.host.finished(attack);
   }
 }

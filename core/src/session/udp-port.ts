@@ -4,11 +4,9 @@
 // the peer's datagrams go back to the attacker under the UDP reply limits.
 import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { newAttackId } from '../attack/id.js';
 import { normalizeAddress } from '../attack/address.js';
-import { Recorder } from '../attack/recorder.js';
-import type { Attack } from '../generated/attack.js';
 import type { PortSettings } from '../config/ports.js';
+import { SessionBase } from './base.js';
 import type { EndReason, Endpoint, Session, SessionHost, SpliceRole } from './types.js';
 
 /** Concurrent UDP sessions per port; the oldest is ended to make room. */
@@ -16,30 +14,23 @@ export const MAX_UDP_SESSIONS_PER_PORT = 4096;
 /** Datagrams kept for a peer while its socket is being set up. */
 const MAX_PENDING = 16;
 
-class UdpSession implements Session {
-  readonly id: string;
+class UdpSession extends SessionBase implements Session {
   readonly proto = 'udp' as const;
-  readonly recorder: Recorder;
   readonly remote: Endpoint;
-  private templateName: string | undefined;
   private idleTimer: NodeJS.Timeout;
   private sessionTimer: NodeJS.Timeout;
-  private peer: { socket: UdpSocket; info: NonNullable<Attack['peer']> } | undefined;
+  private peer: UdpSocket | undefined;
   /** Datagrams not yet forwarded; dropped once the mode needs no peer. */
   private pending: Buffer[] | undefined = [];
-  private fallbackInfo: Attack['fallback'];
-  private error: string | undefined;
-  private readonly endHooks: (() => void)[] = [];
   done = false;
 
   constructor(
     private readonly port: UdpPort,
     readonly key: string,
     private readonly rinfo: RemoteInfo,
-    readonly settings: PortSettings,
+    settings: PortSettings,
   ) {
-    this.recorder = new Recorder(settings.readLimit);
-    this.id = newAttackId(this.recorder.startedAt);
+    super(settings);
     this.remote = { address: normalizeAddress(rinfo.address), port: rinfo.port };
     this.idleTimer = setTimeout(() => this.end('idle-timeout'), settings.idleTimeoutMs);
     this.sessionTimer = setTimeout(() => this.end('session-timeout'), settings.sessionTimeoutMs);
@@ -52,7 +43,7 @@ class UdpSession implements Session {
   datagram(msg: Buffer): void {
     this.idleTimer.refresh();
     this.recorder.record('in', msg);
-    if (this.peer) this.peer.socket.send(msg);
+    if (this.peer) this.peer.send(msg);
     else if (this.pending && this.pending.length < MAX_PENDING) this.pending.push(msg);
     if (!this.peer && this.recorder.in.truncated) this.end('read-limit');
   }
@@ -119,10 +110,8 @@ class UdpSession implements Session {
           sock.close();
           return reject(new Error('session ended before the peer socket was ready'));
         }
-        this.peer = {
-          socket: sock,
-          info: { address: normalizeAddress(peer.address), port: peer.port, role },
-        };
+        this.peer = sock;
+        this.peerInfo = { address: normalizeAddress(peer.address), port: peer.port, role };
         // An ICMP unreachable from the peer arrives as an error on the connected socket.
         sock.on(
           'error',
@@ -140,36 +129,21 @@ class UdpSession implements Session {
     });
   }
 
-  fallback(from: SpliceRole, reason: string): void {
-    this.fallbackInfo = { from, reason };
-  }
-
-  onEnd(fn: () => void): void {
-    this.endHooks.push(fn);
-  }
-
   end(reason: EndReason): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.idleTimer);
     clearTimeout(this.sessionTimer);
     this.port.forget(this);
-    this.peer?.socket.close();
-    for (const fn of this.endHooks.splice(0)) fn();
-    const attack = this.recorder.finish({
-      id: this.id,
+    this.peer?.close();
+    const attack = this.finishAttack({
       sensor: this.port.host.sensor,
       proto: 'udp',
       local: this.local,
       remote: this.remote,
-      mode: this.settings.mode,
       endReason: reason,
     });
-    if (this.templateName !== undefined) attack.template = this.templateName;
     if (this.replyLimited) attack.replyLimited = true;
-    if (this.peer) attack.peer = this.peer.info;
-    if (this.fallbackInfo) attack.fallback = this.fallbackInfo;
-    if (this.error) attack.error = this.error;
     this.port.host.finished(attack);
   }
 }
