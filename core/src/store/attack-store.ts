@@ -4,7 +4,9 @@
 // Writes are batched; save() resolves only once LevelDB accepted the batch.
 // Plugins add "artifacts" (sha256 -> bytes, content-addressed, so each file is
 // kept once), "artifact-meta" (sha256 -> what it is and which attacks led to
-// it) and "plugin-state" (name -> operator's enable/disable, kept across restarts).
+// it), "results" (attackId!plugin -> that plugin's record, merged into
+// attack.plugins on read) and "plugin-state" (name -> operator's
+// enable/disable, kept across restarts).
 import { createHash } from 'node:crypto';
 import { Level } from 'level';
 import { HoneytrapError } from '../errors.js';
@@ -59,7 +61,8 @@ export class AttackStore {
   private readonly artifacts;
   private readonly artifactMeta: Sub;
   private readonly pluginState: Sub;
-  // Read-modify-write updates (plugin results, artifact meta) run one after
+  private readonly results: Sub;
+  // Read-modify-write updates (artifact meta) run one after
   // another, so two plugins finishing together never lose each other's write.
   private chain: Promise<unknown> = Promise.resolve();
   private pending: Pending[] = [];
@@ -78,6 +81,7 @@ export class AttackStore {
     this.artifacts = db.sublevel<string, Buffer>('artifacts', { valueEncoding: 'buffer' });
     this.artifactMeta = sublevel(db, 'artifact-meta');
     this.pluginState = sublevel(db, 'plugin-state');
+    this.results = sublevel(db, 'results');
   }
 
   static async open(
@@ -184,7 +188,15 @@ export class AttackStore {
 
   async get(id: string): Promise<Attack | undefined> {
     const json = await this.attacks.get(id);
-    return json === undefined ? undefined : (JSON.parse(json) as Attack);
+    return json === undefined ? undefined : this.withResults(JSON.parse(json) as Attack);
+  }
+
+  /** The attack as stored plus the plugin results kept beside it. */
+  private async withResults(a: Attack): Promise<Attack> {
+    const entries = await this.results.iterator({ gte: a.id + SEP, lt: a.id + HIGH }).all();
+    for (const [key, json] of entries)
+      a.plugins[key.slice(a.id.length + 1)] = JSON.parse(json) as unknown;
+    return a;
   }
 
   async list(filter: ListFilter = {}): Promise<Attack[]> {
@@ -215,7 +227,7 @@ export class AttackStore {
         const a = JSON.parse(json) as Attack;
         if (filter.port !== undefined && a.local.port !== filter.port) continue;
         if (filter.proto !== undefined && a.proto !== filter.proto) continue;
-        out.push(a);
+        out.push(await this.withResults(a));
         if (out.length >= limit) break;
       }
     }
@@ -275,15 +287,17 @@ export class AttackStore {
     return meta && data ? { meta: JSON.parse(meta) as ArtifactMeta, data } : undefined;
   }
 
-  /** Merges plugin results into a stored attack. */
-  setPluginResults(id: string, results: Attack['plugins']): Promise<void> {
-    return this.serial(async () => {
-      const json = await this.attacks.get(id);
-      if (json === undefined) return;
-      const attack = JSON.parse(json) as Attack;
-      attack.plugins = { ...attack.plugins, ...results };
-      await this.attacks.put(id, JSON.stringify(attack));
-    });
+  /**
+   * Stores plugin results beside the attack (sublevel "results", id!key), so
+   * a result costs one small write instead of rewriting the whole attack.
+   */
+  async setPluginResults(id: string, results: Attack['plugins']): Promise<void> {
+    const ops = Object.entries(results).map(([key, r]) => ({
+      type: 'put' as const,
+      key: `${id}${SEP}${key}`,
+      value: JSON.stringify(r),
+    }));
+    if (ops.length) await this.results.batch(ops);
   }
 
   async getPluginState(name: string): Promise<{ disabled: boolean } | undefined> {

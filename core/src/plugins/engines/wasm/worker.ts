@@ -17,6 +17,13 @@ export function wasmWorkerMain(): void {
   const threads = process.getBuiltinModule('node:worker_threads');
   const { createRequire } = process.getBuiltinModule('node:module');
   const boot = threads.workerData as WorkerBoot;
+  // Plugins yield the CPU to capture when the two compete: on Linux a thread
+  // has its own nice value, and setpriority(0) changes only the calling thread.
+  try {
+    process.getBuiltinModule('node:os').setPriority(0, 10);
+  } catch {
+    /* not allowed here: run at normal priority */
+  }
   const port = threads.parentPort;
   if (!port) throw new Error('wasm worker started outside a worker thread');
   const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;

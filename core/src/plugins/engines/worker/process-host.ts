@@ -4,10 +4,14 @@
 // (measured on Node 20.20; see docs/plugin-isolation.md), so the pool lives
 // here and such a crash takes down this process, not the daemon. The daemon
 // side is process-runner.ts; the messages are in ipc.ts.
+import { setPriority } from 'node:os';
 import type { Attack } from '../../../generated/attack.js';
 import type { FetchRequest, FetchResponse, NetworkBroker, PluginRunner } from '../../engine.js';
 import { WorkerEngine } from './engine.js';
 import type { ToChild, ToParent } from './ipc.js';
+
+/** Nice value of plugin processes and threads (0 normal, 19 lowest). */
+const PLUGIN_NICE = 10;
 
 function send(msg: ToParent): void {
   // The daemon went away: nothing to report to; 'disconnect' ends us.
@@ -16,6 +20,14 @@ function send(msg: ToParent): void {
 
 // Never outlive the daemon.
 process.on('disconnect', () => process.exit(0));
+
+// Plugins yield the CPU to capture when the two compete. Set before the pool
+// starts its threads, which inherit it (Linux nice values are per thread).
+try {
+  setPriority(0, PLUGIN_NICE);
+} catch {
+  /* not allowed here: run at normal priority */
+}
 
 let runner: PluginRunner | undefined;
 /** The run each attack object belongs to, so a fetch names its run, not an attack of its choosing. */
