@@ -33,7 +33,8 @@ export function checkPluginOutput(
       `result of ${size} bytes exceeds plugins.maxResultBytes (${limits.maxResultBytes})`,
     );
   const validate = resultValidator();
-  const copy = structuredClone(raw);
+  // `raw` came across a thread or process boundary: it is ours to validate in place.
+  const copy = raw;
   if (!validate(copy))
     throw fail(
       'HT_PLUGIN_RESULT',
