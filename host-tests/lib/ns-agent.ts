@@ -4,7 +4,7 @@
 // end, error, close, datagram) with its time (performance.now() in the agent,
 // so times of one agent compare) as JSON lines on stdout.
 import { waitUntil } from './clients.js';
-import type { Background, HtsNet } from './hts-net.js';
+import type { Background, Netns } from './netns.js';
 
 // Plain JavaScript: it runs with `node -e` inside the namespace.
 const AGENT = `
@@ -106,7 +106,7 @@ export class NsAgent {
   }
 
   /** Starts an agent inside `node`'s namespace. */
-  static async start(net: HtsNet, node: string): Promise<NsAgent> {
+  static async start(net: Netns, node: string): Promise<NsAgent> {
     const bg = net.spawn(node, 'agent', [process.execPath, '-e', AGENT]);
     const agent = new NsAgent(node, bg);
     await waitUntil(() => agent.ready || bg.exit !== undefined, 10_000, `the agent in ${node}`);

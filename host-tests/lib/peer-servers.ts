@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeTempDir } from './daemon.js';
-import type { Background, HtsNet } from './hts-net.js';
+import type { Background, Netns } from './netns.js';
 
 /** nginx on `address:port` serving `page` as /index.html. */
 export async function startNginx(
-  net: HtsNet,
+  net: Netns,
   node: string,
   address: string,
   page: string,
@@ -56,7 +56,7 @@ export async function startNginx(
 
 /** redis-server on `address:port`, nothing saved. */
 export async function startRedis(
-  net: HtsNet,
+  net: Netns,
   node: string,
   address: string,
   port = 6379,
@@ -85,7 +85,7 @@ export async function startRedis(
 
 /** `socat ARGS`, ready once `proto`/`port` listens in the namespace. */
 export async function startSocat(
-  net: HtsNet,
+  net: Netns,
   node: string,
   args: string[],
   proto: 'tcp' | 'udp',
@@ -97,7 +97,7 @@ export async function startSocat(
 }
 
 async function waitUp(
-  net: HtsNet,
+  net: Netns,
   node: string,
   bg: Background,
   proto: 'tcp' | 'udp',
@@ -152,7 +152,7 @@ export type NodeServer = keyof typeof NODE_SERVERS;
 
 /** One of the Node servers above on `address:port` inside `node`. */
 export async function startNodeServer(
-  net: HtsNet,
+  net: Netns,
   node: string,
   kind: NodeServer,
   address: string,

@@ -5,9 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import { listAttacks } from '../lib/cli.js';
 import { sleep, waitUntil } from '../lib/clients.js';
-import { NetnsPair } from '../lib/netns.js';
-import { nfqConfig } from '../lib/nfq-daemon.js';
-import { nfqSuite, startFor } from '../lib/nfq-suite.js';
+import { nfqConfig, nfqSuite, startFor } from '../lib/nfq-suite.js';
 import { ncat } from '../lib/ns-clients.js';
 
 const REAL_BANNER = 'SSH-2.0-RealService_9.9 not-the-honeypot\r\n';
@@ -17,7 +15,7 @@ const env = nfqSuite('excl', ['ncat'], async (s) => {
   // The real service first: the daemon must never take its port.
   // A small real service: its banner on connect, then it reads until the client is done.
   const server = `require('net').createServer((c) => { c.on('error', () => {}); c.end(${JSON.stringify(REAL_BANNER)}); c.resume(); }).listen(2222, ${JSON.stringify(s.net.honeypotIp)})`;
-  const [bin, ...args] = NetnsPair.wrap(s.net.honeypot, [process.execPath, '-e', server]);
+  const [bin, ...args] = s.net.wrap(s.net.honeypot, [process.execPath, '-e', server]);
   realService = spawn(bin!, args, { stdio: 'ignore' });
   // Under load ncat may take a moment to listen: wait for its socket.
   await waitUntil(

@@ -10,8 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { b64, listAttacks } from '../lib/cli.js';
 import { sleep } from '../lib/clients.js';
 import { BIN, BUILTIN_TEMPLATES, makeTempDir } from '../lib/daemon.js';
-import { nfqConfig, writeConfig } from '../lib/nfq-daemon.js';
-import { nfqSuite, startFor } from '../lib/nfq-suite.js';
+import { nfqConfig, nfqSuite, startFor, writeNfqConfig } from '../lib/nfq-suite.js';
 import { ncat } from '../lib/ns-clients.js';
 
 const env = nfqSuite('priv', ['ncat', 'setpriv', 'getent']);
@@ -42,7 +41,7 @@ describe('nfqueue capture: privileges', () => {
     // nobody may read the config and write the store: only the missing root is wrong.
     chownSync(dir, idOf('passwd', 'nobody'), idOf('group', 'nogroup'));
     chmodSync(dir, 0o755);
-    const { configPath } = await writeConfig((d) => nfqConfig(d, { queue: 16 }), dir);
+    const { configPath } = await writeNfqConfig({ queue: 16 }, dir);
     chmodSync(configPath, 0o644);
     const r = await net.exec(
       net.honeypot,

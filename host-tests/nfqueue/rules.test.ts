@@ -3,8 +3,7 @@
 // legacy and nft backends); --apply refuses rules that would catch the SSH
 // session's port; --remove leaves no HONEYTRAP chain.
 import { describe, expect, test } from 'vitest';
-import { envWithoutSsh, iptablesCommand, nfqConfig, writeConfig } from '../lib/nfq-daemon.js';
-import { nfqSuite } from '../lib/nfq-suite.js';
+import { envWithoutSsh, iptablesCommand, nfqSuite, writeNfqConfig } from '../lib/nfq-suite.js';
 
 const env = nfqSuite('rules', ['iptables-legacy', 'ip6tables-legacy', 'iptables-nft']);
 
@@ -16,9 +15,7 @@ const BACKENDS = [
 ] as const;
 
 function configFor(backend: string) {
-  return writeConfig((dir) =>
-    nfqConfig(dir, { queue: 14, nfqueue: { iptables: backend, excludePorts: EXCLUDED } }),
-  );
+  return writeNfqConfig({ queue: 14, nfqueue: { iptables: backend, excludePorts: EXCLUDED } });
 }
 
 /** Index of the first line matching `re`, failing when there is none. */
@@ -46,7 +43,7 @@ describe.each(BACKENDS)('honeytrap iptables, $backend backend', ({ backend, v4, 
   test('prints the RETURN of every excluded port before the NFQUEUE rules, for v4 and v6', async () => {
     const { net } = env();
     const { configPath } = await configFor(backend);
-    const r = await iptablesCommand(net.honeypot, configPath, []);
+    const r = await iptablesCommand(net, configPath, []);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
     for (const bin of [v4, v6]) expectReturnFirst(lines.filter((l) => l.startsWith(`${bin} `)));
@@ -58,7 +55,7 @@ describe.each(BACKENDS)('honeytrap iptables, $backend backend', ({ backend, v4, 
   test('--apply refuses when SSH_CONNECTION names a port that is not excluded', async () => {
     const { net } = env();
     const { configPath } = await configFor(backend);
-    const r = await iptablesCommand(net.honeypot, configPath, ['--apply'], {
+    const r = await iptablesCommand(net, configPath, ['--apply'], {
       ...envWithoutSsh(),
       SSH_CONNECTION: '10.99.250.1 51234 10.99.250.2 2200',
     });
@@ -75,7 +72,7 @@ describe.each(BACKENDS)('honeytrap iptables, $backend backend', ({ backend, v4, 
     const { net } = env();
     const { configPath } = await configFor(backend);
     // An SSH session on an excluded port is fine.
-    const r = await iptablesCommand(net.honeypot, configPath, ['--apply'], {
+    const r = await iptablesCommand(net, configPath, ['--apply'], {
       ...envWithoutSsh(),
       SSH_CONNECTION: '10.99.250.1 51234 10.99.250.2 2222',
     });
@@ -88,12 +85,12 @@ describe.each(BACKENDS)('honeytrap iptables, $backend backend', ({ backend, v4, 
         expect(input.stdout).toMatch(/-A INPUT ! -i lo -j HONEYTRAP/);
       }
       // Applying twice replaces ours instead of stacking a second jump.
-      const again = await iptablesCommand(net.honeypot, configPath, ['--apply']);
+      const again = await iptablesCommand(net, configPath, ['--apply']);
       expect(again.code, again.stderr).toBe(0);
       const input = await net.mustExec(net.honeypot, [v4, '-S', 'INPUT']);
       expect(input.stdout.match(/-j HONEYTRAP/g)).toHaveLength(1);
     } finally {
-      const rm = await iptablesCommand(net.honeypot, configPath, ['--remove']);
+      const rm = await iptablesCommand(net, configPath, ['--remove']);
       expect(rm.code, rm.stderr).toBe(0);
     }
     for (const bin of [v4, v6]) {

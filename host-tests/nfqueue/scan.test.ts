@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { b64, listAttacks } from '../lib/cli.js';
 import { BUILTIN_TEMPLATES } from '../lib/daemon.js';
-import { nfqConfig } from '../lib/nfq-daemon.js';
-import { nfqSuite, startFor } from '../lib/nfq-suite.js';
+import { nfqConfig, nfqSuite, startFor } from '../lib/nfq-suite.js';
 import { countState, ncat, nmap } from '../lib/ns-clients.js';
 
 const MAX_LISTENERS = 8192;

@@ -4,8 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { listAttacks } from '../lib/cli.js';
 import { sleep, waitUntil } from '../lib/clients.js';
-import { nfqConfig } from '../lib/nfq-daemon.js';
-import { nfqSuite, startFor, stopFor } from '../lib/nfq-suite.js';
+import { nfqConfig, nfqSuite, startFor, stopFor } from '../lib/nfq-suite.js';
 import { connectMany, ncat } from '../lib/ns-clients.js';
 
 const env = nfqSuite('table', ['ncat']);

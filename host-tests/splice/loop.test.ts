@@ -9,19 +9,18 @@ import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { b64 } from '../lib/cli.js';
 import { sleep } from '../lib/clients.js';
-import { BUILTIN_TEMPLATES } from '../lib/daemon.js';
-import type { HtsNet } from '../lib/hts-net.js';
+import { BUILTIN_TEMPLATES, type HoneytrapDaemon } from '../lib/daemon.js';
+import type { Netns } from '../lib/netns.js';
 import { NsAgent } from '../lib/ns-agent.js';
-import { NsDaemon } from '../lib/ns-daemon.js';
-import { spliceSuite } from '../lib/splice-suite.js';
+import { spliceSuite, startSpliceDaemon } from '../lib/splice-suite.js';
 
 const A = '10.99.45.1';
 const B = '10.99.45.2';
 const PORT = 7777;
 const banner = (name: string) => `normal mode of honeypot ${name}\r\n`;
 
-function startHoneypot(net: HtsNet, node: 'a' | 'b', address: string): Promise<NsDaemon> {
-  return NsDaemon.start(net, node, {
+function startHoneypot(net: Netns, node: 'a' | 'b', address: string): Promise<HoneytrapDaemon> {
+  return startSpliceDaemon(net, node, {
     addresses: [address],
     ports: [
       { port: PORT, mode: 'mirror' },
@@ -81,7 +80,7 @@ test('a connection from A to B does not bounce between two mirroring honeypots',
 test('the other way round (B to A) stops as well, and both daemons still answer', async () => {
   const { da, db, agentA, agentB } = env();
   const since = Date.now();
-  const fresh = async (d: NsDaemon) =>
+  const fresh = async (d: HoneytrapDaemon) =>
     (await d.attacks()).filter((x) => Date.parse(x.startedAt) >= since);
   const c = await agentB.tcp(A, PORT);
   await c.write('hello from B\n');

@@ -12,16 +12,9 @@ import { b64, honeytrap, type Attack } from '../lib/cli.js';
 import { sleep } from '../lib/clients.js';
 import { BUILTIN_TEMPLATES, makeTempDir } from '../lib/daemon.js';
 import { NsAgent } from '../lib/ns-agent.js';
-import { NsDaemon, OPEN_UDP_LIMITS } from '../lib/ns-daemon.js';
-import {
-  parseCurlTrace,
-  resp,
-  startNginx,
-  startNodeServer,
-  startRedis,
-  startSocat,
-} from '../lib/peer-servers.js';
-import { spliceSuite } from '../lib/splice-suite.js';
+import { startNginx, startNodeServer, startRedis, startSocat } from '../lib/peer-servers.js';
+import { expectWire, redisThrough, tracedCurl, udpEchoThrough } from '../lib/splice-clients.js';
+import { OPEN_UDP_LIMITS, spliceSuite, startSpliceDaemon } from '../lib/splice-suite.js';
 
 const ATTACKER = '10.99.40.1';
 const HONEYPOT = '10.99.40.2';
@@ -57,7 +50,7 @@ const env = spliceSuite(
       '-j',
       'DROP',
     ]);
-    const daemon = await NsDaemon.start(net, 'hp', {
+    const daemon = await startSpliceDaemon(net, 'hp', {
       addresses: [HONEYPOT],
       ports: [
         { port: 80, mode: 'mirror' },
@@ -89,33 +82,21 @@ function expectMirrored(a: Attack, port: number): void {
 
 test('curl gets the attacker its own nginx page; the attack holds both directions byte-exact', async () => {
   const { net, daemon, tmp } = env();
-  const trace = join(tmp, 'curl-trace');
-  const r = await net.mustExec('att', [
-    'curl',
-    '-sS',
-    '--max-time',
-    '10',
-    '-D',
-    '-',
-    '--trace',
-    trace,
-    '-w',
-    '%{stderr}local_port=%{local_port}\n',
+  const { r, wire, localPort } = await tracedCurl(
+    net,
+    'att',
     `http://${HONEYPOT}/`,
-  ]);
+    join(tmp, 'curl-trace'),
+  );
   expect(r.stdout).toContain('HTTP/1.1 200 OK');
   expect(r.stdout.endsWith(PAGE)).toBe(true);
-  const localPort = Number(/local_port=(\d+)/.exec(r.stderr)?.[1]);
-  const wire = parseCurlTrace(await readFile(trace, 'utf8'));
-  expect(wire.received).toEqual(r.stdoutBytes); // -D - and a body without transfer coding: the wire bytes
 
   const a = await daemon.waitForAttack(
     (x) => x.local.port === 80 && x.remote.port === localPort,
     'curl',
   );
   expectMirrored(a, 80);
-  expect(data(a.received)).toEqual(wire.sent);
-  expect(data(a.sent)).toEqual(wire.received);
+  expectWire(a, wire);
   expect(a.received).toMatchObject({ length: wire.sent.length, truncated: false });
   expect(a.sent).toMatchObject({ length: wire.received.length, truncated: false });
   expect(new Set(a.chunks.map((c) => c.dir))).toEqual(new Set(['in', 'out']));
@@ -124,32 +105,9 @@ test('curl gets the attacker its own nginx page; the attack holds both direction
 test('redis-cli PING, SET and GET reach the attacker its own redis; the RESP bytes are recorded both ways', async () => {
   const { net, daemon } = env();
   const value = `mirrored-${randomBytes(6).toString('hex')}`;
-  const cli = async (args: string[]) =>
-    (
-      await net.mustExec('att', ['redis-cli', '-h', HONEYPOT, '-p', '6379', ...args], {
-        timeoutMs: 10_000,
-      })
-    ).stdout;
-  expect(await cli(['PING'])).toBe('PONG\n');
-  expect(await cli(['SET', 'hts-key', value])).toBe('OK\n');
-  expect(await cli(['GET', 'hts-key'])).toBe(`${value}\n`);
-  // The data landed in the attacker's own redis.
-  const direct = await net.mustExec('att', ['redis-cli', '-h', ATTACKER, 'GET', 'hts-key']);
-  expect(direct.stdout).toBe(`${value}\n`);
-
-  const exchanges: [string[], string][] = [
-    [['PING'], '+PONG\r\n'],
-    [['SET', 'hts-key', value], '+OK\r\n'],
-    [['GET', 'hts-key'], `$${value.length}\r\n${value}\r\n`],
-  ];
-  for (const [cmd, reply] of exchanges) {
-    const a = await daemon.waitForAttack(
-      (x) => x.local.port === 6379 && data(x.received).equals(resp(cmd)),
-      `redis ${cmd[0]}`,
-    );
-    expectMirrored(a, 6379);
-    expect(data(a.sent).toString()).toBe(reply);
-  }
+  // The data lands in the attacker's own redis.
+  const via = { from: 'att', honeypot: HONEYPOT, real: { node: 'att', host: ATTACKER } };
+  await redisThrough(net, daemon, via, value, (a) => expectMirrored(a, 6379));
 });
 
 test('an echo through the mirror returns the bytes; both directions recorded exactly', async () => {
@@ -267,26 +225,18 @@ test('mirrorPerSource 2: two mirrored connections held open, the third falls bac
 test('UDP mirror: datagrams come back from the attacker its own echo; peer and both directions recorded', async () => {
   const { daemon, agent } = env();
   await daemon.waitIdle();
-  const u = await agent.udp(ATTACKER);
-  const first = Buffer.from('udp mirror one');
-  const second = Buffer.concat([Buffer.from('udp mirror two '), randomBytes(200)]);
-  await u.send(HONEYPOT, 5353, first);
-  await u.waitMessages(1);
-  await u.send(HONEYPOT, 5353, second);
-  await u.waitMessages(2);
-  expect(u.messages.map((m) => m.data)).toEqual([first, second]);
-  expect(u.messages.every((m) => m.address === HONEYPOT && m.port === 5353)).toBe(true);
-  await u.close();
-
-  const a = await daemon.waitForAttack(
-    (x) => x.proto === 'udp' && x.remote.port === u.localPort,
-    'udp',
+  const a = await udpEchoThrough(
+    daemon,
+    agent,
+    { from: ATTACKER, honeypot: HONEYPOT, port: 5353, what: 'udp' },
+    [
+      Buffer.from('udp mirror one'),
+      Buffer.concat([Buffer.from('udp mirror two '), randomBytes(200)]),
+    ],
   );
   expect(a.mode).toBe('mirror');
   expect(a.peer).toEqual({ address: ATTACKER, port: 5353, role: 'mirror' });
   expect(a.fallback).toBeUndefined();
-  expect(data(a.received)).toEqual(Buffer.concat([first, second]));
-  expect(data(a.sent)).toEqual(Buffer.concat([first, second]));
 });
 
 test('honeytrap attacks show prints the peer line and both directions of a mirror attack', async () => {

@@ -6,25 +6,23 @@
 // session promptly, 50 MB pass with a 1 MiB record and bounded memory, and
 // UDP replies find their way back.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { b64, type Attack } from '../lib/cli.js';
 import { makeTempDir } from '../lib/daemon.js';
 import { NsAgent } from '../lib/ns-agent.js';
-import { NsDaemon, OPEN_UDP_LIMITS } from '../lib/ns-daemon.js';
 import {
   BULK_BLOCK,
   BULK_CLIENT,
   bulkPrefix,
-  parseCurlTrace,
   resp,
   startNginx,
   startNodeServer,
   startRedis,
   startSocat,
 } from '../lib/peer-servers.js';
-import { spliceSuite } from '../lib/splice-suite.js';
+import { expectWire, redisThrough, tracedCurl, udpEchoThrough } from '../lib/splice-clients.js';
+import { OPEN_UDP_LIMITS, spliceSuite, startSpliceDaemon } from '../lib/splice-suite.js';
 
 const ATTACKER = '10.99.41.1';
 const HONEYPOT = '10.99.41.2';
@@ -62,7 +60,7 @@ const env = spliceSuite(
     await startNodeServer(net, 'tg1', 'resetAfterRead', TARGET, 7001);
     await startNodeServer(net, 'tg1', 'sinkHash', TARGET, 7002);
     await startNodeServer(net, 'tg1', 'udpEcho', TARGET, 5353);
-    const daemon = await NsDaemon.start(net, 'hp', {
+    const daemon = await startSpliceDaemon(net, 'hp', {
       addresses: [HONEYPOT],
       defaults: { proxy: { target: `${TARGET}:6379` } },
       ports: [
@@ -113,55 +111,14 @@ function expectProxied(a: Attack, port: number, target: string, source = ATTACKE
 test('redis-cli through the proxy gets the target redis: PING, SET, GET; data lands in the target', async () => {
   const { net, daemon } = env();
   const value = `proxied-${randomBytes(6).toString('hex')}`;
-  const cli = async (args: string[]) =>
-    (
-      await net.mustExec('att', ['redis-cli', '-h', HONEYPOT, '-p', '6379', ...args], {
-        timeoutMs: 10_000,
-      })
-    ).stdout;
-  expect(await cli(['PING'])).toBe('PONG\n');
-  expect(await cli(['SET', 'hts-key', value])).toBe('OK\n');
-  expect(await cli(['GET', 'hts-key'])).toBe(`${value}\n`);
-  const direct = await net.mustExec('tg1', ['redis-cli', '-h', TARGET, 'GET', 'hts-key']);
-  expect(direct.stdout).toBe(`${value}\n`);
-
-  const exchanges: [string[], string][] = [
-    [['PING'], '+PONG\r\n'],
-    [['SET', 'hts-key', value], '+OK\r\n'],
-    [['GET', 'hts-key'], `$${value.length}\r\n${value}\r\n`],
-  ];
-  for (const [cmd, reply] of exchanges) {
-    const a = await daemon.waitForAttack(
-      (x) => x.local.port === 6379 && data(x.received).equals(resp(cmd)),
-      `redis ${cmd[0]}`,
-    );
-    expectProxied(a, 6379, TARGET);
-    expect(data(a.sent).toString()).toBe(reply);
-  }
+  const via = { from: 'att', honeypot: HONEYPOT, real: { node: 'tg1', host: TARGET } };
+  await redisThrough(net, daemon, via, value, (a) => expectProxied(a, 6379, TARGET));
 });
 
 test('curl: a route for the attacker network wins over the default target; other sources get the default', async () => {
   const { net, daemon, tmp } = env();
-  const curl = async (name: string, extra: string[]) => {
-    const trace = join(tmp, `trace-${name}`);
-    const r = await net.mustExec('att', [
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      '-D',
-      '-',
-      '--trace',
-      trace,
-      '-w',
-      '%{stderr}local_port=%{local_port}\n',
-      ...extra,
-      `http://${HONEYPOT}/`,
-    ]);
-    const wire = parseCurlTrace(await readFile(trace, 'utf8'));
-    expect(wire.received).toEqual(r.stdoutBytes);
-    return { r, wire, localPort: Number(/local_port=(\d+)/.exec(r.stderr)?.[1]) };
-  };
+  const curl = (name: string, extra: string[]) =>
+    tracedCurl(net, 'att', `http://${HONEYPOT}/`, join(tmp, `trace-${name}`), extra);
 
   const routed = await curl('routed', []);
   expect(routed.r.stdout).toContain('HTTP/1.1 200 OK');
@@ -175,16 +132,14 @@ test('curl: a route for the attacker network wins over the default target; other
     'routed curl',
   );
   expectProxied(a, 80, TARGET_2);
-  expect(data(a.received)).toEqual(routed.wire.sent);
-  expect(data(a.sent)).toEqual(routed.wire.received);
+  expectWire(a, routed.wire);
   const b = await daemon.waitForAttack(
     (x) =>
       x.local.port === 80 && x.remote.port === other.localPort && x.remote.address === ATTACKER_2,
     'default curl',
   );
   expectProxied(b, 80, TARGET, ATTACKER_2);
-  expect(data(b.received)).toEqual(other.wire.sent);
-  expect(data(b.sent)).toEqual(other.wire.received);
+  expectWire(b, other.wire);
 });
 
 test('the target is down: normal mode answers (the port template), fallback from proxy', async () => {
@@ -311,23 +266,12 @@ test('50 MB through the proxy with readLimit 1 MiB: transfer complete, record tr
 
 test('UDP proxy: a datagram comes back through the honeypot from the target echo; peer and both directions recorded', async () => {
   const { daemon, agent } = env();
-  const u = await agent.udp(ATTACKER);
-  const first = Buffer.from('udp through proxy');
-  const second = randomBytes(300);
-  await u.send(HONEYPOT, 5353, first);
-  await u.waitMessages(1);
-  await u.send(HONEYPOT, 5353, second);
-  await u.waitMessages(2);
-  expect(u.messages.map((m) => m.data)).toEqual([first, second]);
-  expect(u.messages.every((m) => m.address === HONEYPOT && m.port === 5353)).toBe(true);
-  await u.close();
-
-  const a = await daemon.waitForAttack(
-    (x) => x.proto === 'udp' && x.remote.port === u.localPort,
-    'udp proxy',
+  const a = await udpEchoThrough(
+    daemon,
+    agent,
+    { from: ATTACKER, honeypot: HONEYPOT, port: 5353, what: 'udp proxy' },
+    [Buffer.from('udp through proxy'), randomBytes(300)],
   );
   expect(a.mode).toBe('proxy');
   expect(a.peer).toEqual({ address: TARGET, port: 5353, role: 'proxy' });
-  expect(data(a.received)).toEqual(Buffer.concat([first, second]));
-  expect(data(a.sent)).toEqual(Buffer.concat([first, second]));
 });
