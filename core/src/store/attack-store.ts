@@ -212,7 +212,8 @@ export class AttackStore {
       ids = [];
       for (const proto of protos) {
         const prefix = portPrefix(proto, filter.port);
-        ids.push(...(await this.indexIds(this.byPort, prefix + since, prefix + HIGH, limit)));
+        // concat, not push(...): spreading 100k+ ids overflows the stack.
+        ids = ids.concat(await this.indexIds(this.byPort, prefix + since, prefix + HIGH, limit));
       }
       ids.sort().reverse();
     } else {
