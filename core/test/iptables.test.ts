@@ -34,10 +34,21 @@ describe('iptables rules', () => {
       '--syn',
       '-m',
       'socket',
+      '--nowildcard',
       '-j',
       'RETURN',
     ]);
-    expect(rules).toContainEqual(['-A', 'HONEYTRAP', '-p', 'udp', '-m', 'socket', '-j', 'RETURN']);
+    expect(rules).toContainEqual([
+      '-A',
+      'HONEYTRAP',
+      '-p',
+      'udp',
+      '-m',
+      'socket',
+      '--nowildcard',
+      '-j',
+      'RETURN',
+    ]);
     expect(at(['tcp', 'socket'])).toBeLessThan(at(['tcp', 'NFQUEUE']));
     expect(at(['udp', 'socket'])).toBeLessThan(at(['udp', 'NFQUEUE']));
   });

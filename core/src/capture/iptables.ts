@@ -33,9 +33,11 @@ export function buildRules(nfq: Nfq): RuleSet {
   // A port that already has a listener (ours, or a real service) needs no
   // verdict: the socket match sends its packets straight on, so only the
   // first connection to a port makes the trip through the queue.
-  rules.push(['-A', CHAIN, '-p', 'tcp', '--syn', '-m', 'socket', '-j', 'RETURN']);
+  // --nowildcard: without it the match ignores listeners bound to 0.0.0.0/::,
+  // which ours are (measured: 0 matches, every SYN queued, half the conn/s).
+  rules.push(['-A', CHAIN, '-p', 'tcp', '--syn', '-m', 'socket', '--nowildcard', '-j', 'RETURN']);
   rules.push(['-A', CHAIN, '-p', 'tcp', '--syn', ...queue]);
-  rules.push(['-A', CHAIN, '-p', 'udp', '-m', 'socket', '-j', 'RETURN']);
+  rules.push(['-A', CHAIN, '-p', 'udp', '-m', 'socket', '--nowildcard', '-j', 'RETURN']);
   rules.push(['-A', CHAIN, '-p', 'udp', '-m', 'conntrack', '--ctstate', 'NEW', ...queue]);
   const iface = nfq.interface ? ['-i', nfq.interface] : ['!', '-i', 'lo'];
   return { rules, jump: ['INPUT', ...iface, '-j', CHAIN] };
