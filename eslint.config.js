@@ -5,7 +5,7 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'core/src/generated/**'],
+    ignores: ['**/dist/**', '**/node_modules/**', 'core/src/generated/**', 'plugins/*/assembly/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
