@@ -11,7 +11,7 @@ import { WorkerEngine } from './engine.js';
 import type { ToChild, ToParent } from './ipc.js';
 
 /** Nice value of plugin processes and threads (0 normal, 19 lowest). */
-const PLUGIN_NICE = 10;
+const PLUGIN_NICE = 19;
 
 function send(msg: ToParent): void {
   // The daemon went away: nothing to report to; 'disconnect' ends us.
