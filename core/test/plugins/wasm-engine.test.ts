@@ -156,6 +156,18 @@ describe('wasm engine: results', () => {
     expect(JSON.parse(echoed?.value ?? 'null')).toEqual(config);
   });
 
+  it('a reused instance runs large tasks one after another (the last input is collected)', async () => {
+    // A 5 MiB payload as a UTF-16 base64 string plus its copies and the decoded
+    // bytes: one task fits in 64 MB, two tasks' garbage does not (this failed
+    // on the second task before the engine collected after large inputs).
+    const runner = await start('good', { limits: { memoryMb: 64 } });
+    const payload = 'x'.repeat(5 << 20);
+    for (let i = 0; i < 3; i++) {
+      const r = (await runner.run(taskOf(attackOf(payload)))) as { findings: unknown[] };
+      expect(r.findings).toEqual([{ type: 'x-config', value: '{}' }]);
+    }
+  });
+
   it('10 MB of findings settles without crashing', async () => {
     const runner = await start('hostile', { limits: { memoryMb: 128, timeoutMs: 20_000 } });
     const result = (await runner.run(hostileTask('big'))) as { findings: unknown[] };

@@ -29,6 +29,7 @@ export function wasmWorkerMain(): void {
   const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
   const loader = createRequire(boot.requireFrom)('@assemblyscript/loader') as typeof Loader;
   const PAGE = 65536;
+  const LARGE_INPUT_CHARS = 1 << 20;
   const utf16 = new TextDecoder('utf-16le');
 
   interface PluginExports {
@@ -36,6 +37,7 @@ export function wasmWorkerMain(): void {
     __new(size: number, id: number): number;
     __pin(ptr: number): number;
     __unpin(ptr: number): void;
+    __collect?(): void;
     __newString(s: string): number;
     __getString(ptr: number): string | null;
   }
@@ -227,6 +229,11 @@ export function wasmWorkerMain(): void {
         });
         return;
       }
+      // The input string is garbage now but still allocated: after a large
+      // one, collect (once the output is read) before the next task copies
+      // its input in, or a reused instance runs out of memory on every other
+      // large task (measured).
+      if (msg.input.length > LARGE_INPUT_CHARS) ex.__collect?.();
       flushLog();
       if (output === null) {
         send({

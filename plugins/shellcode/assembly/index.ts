@@ -1,0 +1,60 @@
+// shellcode: a honeytrap-ts plugin for the wasm engine (AssemblyScript).
+// Looks for common x86 shellcode and decoder patterns in what an attacker sent
+// (and in binary artifacts other plugins wrote, such as decoded payloads):
+// GetPC sequences, XOR decoder loops, NOP sleds and well-known stubs
+// (Metasploit shikata_ga_nai and friends, Linux and Windows shellcode idioms).
+// Each match is a `signature` finding with its byte offset; meta.pattern
+// names it. Build with `honeytrap-plugin build`.
+import { jsonNumber, jsonRaw, jsonString, log } from "./honeytrap";
+import { base64Field, jsonValue } from "./input";
+import { Config, Hit, Scanner } from "./detect";
+import { result } from "./result";
+
+function readConfig(input: string): Config {
+  const cfg = new Config();
+  const raw = jsonValue(input, "config");
+  if (raw === null) return cfg;
+  cfg.minSledLength = <i32>jsonNumber(raw, "minSledLength", cfg.minSledLength);
+  cfg.minSledDistinct = <i32>jsonNumber(raw, "minSledDistinct", cfg.minSledDistinct);
+  cfg.decoderWindow = <i32>jsonNumber(raw, "decoderWindow", cfg.decoderWindow);
+  cfg.maxFindings = <i32>jsonNumber(raw, "maxFindings", cfg.maxFindings);
+  const disabled = jsonRaw(raw, "disable");
+  if (disabled !== null) cfg.disabled = disabled;
+  return cfg;
+}
+
+/** Input length (characters) above which a task ends with a full garbage collection. */
+const LARGE_INPUT = 1 << 20;
+
+/** input: the task as JSON text. Returns {"findings": [...]} as JSON text. */
+export function analyze(input: string): string {
+  const out = analyzeTask(input);
+  // After a large task (a big artifact) free its garbage now, before the host
+  // copies the next task in: the next large input must fit in one piece.
+  if (input.length > LARGE_INPUT) __collect();
+  return out;
+}
+
+function analyzeTask(input: string): string {
+  const cfg = readConfig(input);
+  const kind = jsonString(input, "kind");
+  const data = base64Field(input, kind !== null && kind == "artifact" ? "artifact.data" : "attack.received.data");
+  const s = new Scanner(data, cfg);
+  s.run();
+  if (s.dropped > 0) log("more matches than maxFindings (" + cfg.maxFindings.toString() + "): the rest are not reported");
+  // By offset: a stub is reported at its first byte, found after its GetPC.
+  // (Insertion sort: stable, and the list is nearly in order already.)
+  const hits = s.hits;
+  for (let k = 1; k < hits.length; k++) {
+    const h = hits[k];
+    let j = k - 1;
+    while (j >= 0 && hits[j].offset > h.offset) {
+      hits[j + 1] = hits[j];
+      j--;
+    }
+    hits[j + 1] = h;
+  }
+  const out = new Array<string>(hits.length);
+  for (let k = 0; k < hits.length; k++) out[k] = hits[k].json;
+  return result(out);
+}
