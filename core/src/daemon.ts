@@ -1,10 +1,15 @@
 // The daemon: config -> store -> capture -> sessions -> attack strings -> store.
 // Owns start-up order and a clean shutdown (end sessions, flush, close).
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { ListenCapture } from './capture/listen.js';
 import type { BindResult, Capture } from './capture/types.js';
-import { defaultSettings, expandPorts, portKey, type PortSettings } from './config/ports.js';
+import {
+  defaultSettings,
+  describePorts,
+  expandPorts,
+  portKey,
+  type PortSettings,
+} from './config/ports.js';
 import { NfqueueCapture } from './capture/nfqueue.js';
 import { UdpReplyLimit } from './session/udp-reply-limit.js';
 import { SpliceGuard } from './session/splice-guard.js';
@@ -15,7 +20,9 @@ import { HoneytrapError } from './errors.js';
 import type { Attack } from './generated/attack.js';
 import type { ResolvedConfig } from './generated/config-resolved.js';
 import type { Logger } from './log.js';
-import { defaultDataDir } from './paths.js';
+import { controlSocketPath, storePath } from './paths.js';
+
+export { controlSocketPath, storePath };
 import { ControlServer } from './control/server.js';
 import { AttackStore } from './store/attack-store.js';
 import type { Session, SessionHost } from './session/types.js';
@@ -25,14 +32,6 @@ import { createEngines } from './plugins/engines/index.js';
 
 /** How long shutdown keeps retrying a failing store before giving up. */
 const STOP_FLUSH_MS = 15_000;
-
-export function storePath(config: ResolvedConfig): string {
-  return config.store.path || defaultDataDir();
-}
-
-export function controlSocketPath(config: ResolvedConfig): string {
-  return config.control.socket || join(storePath(config), 'control.sock');
-}
 
 export interface DaemonStats {
   startedAt: string;
@@ -279,24 +278,4 @@ async function openStoreWaiting(path: string, opts: ResolvedConfig['store']): Pr
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-}
-
-/** "2121/tcp, 2323/tcp, 20000-20099/tcp" */
-export function describePorts(keys: string[]): string {
-  const byProto = new Map<string, number[]>();
-  for (const k of new Set(keys)) {
-    const [p, proto] = k.split('/') as [string, string];
-    byProto.set(proto, [...(byProto.get(proto) ?? []), Number(p)]);
-  }
-  const parts: string[] = [];
-  for (const [proto, ports] of byProto) {
-    ports.sort((a, b) => a - b);
-    for (let i = 0; i < ports.length;) {
-      let j = i;
-      while (j + 1 < ports.length && ports[j + 1] === (ports[j] ?? 0) + 1) j++;
-      parts.push(i === j ? `${ports[i]}/${proto}` : `${ports[i]}-${ports[j]}/${proto}`);
-      i = j + 1;
-    }
-  }
-  return parts.join(', ') || 'no ports';
 }

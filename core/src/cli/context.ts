@@ -1,7 +1,6 @@
 // Where the store and control socket are, from --config / --data-dir or the defaults.
-import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
-import { controlSocketPath, storePath } from '../daemon.js';
+import { controlSocketPath, storePath } from '../paths.js';
 
 export interface StoreOptions {
   config?: string;
@@ -10,9 +9,6 @@ export interface StoreOptions {
 
 export async function resolveStore(opts: StoreOptions): Promise<{ store: string; socket: string }> {
   const { config } = await loadConfig(opts.config);
-  if (opts.dataDir) {
-    config.store.path = opts.dataDir;
-    if (!opts.config) return { store: opts.dataDir, socket: join(opts.dataDir, 'control.sock') };
-  }
+  if (opts.dataDir) config.store.path = opts.dataDir;
   return { store: storePath(config), socket: controlSocketPath(config) };
 }

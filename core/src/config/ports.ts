@@ -71,3 +71,23 @@ export function defaultSettings(config: ResolvedConfig, port: number, proto: Pro
     proxy: config.defaults.proxy,
   };
 }
+
+/** "2121/tcp, 2323/tcp, 20000-20099/tcp" */
+export function describePorts(keys: string[]): string {
+  const byProto = new Map<string, number[]>();
+  for (const k of new Set(keys)) {
+    const [p, proto] = k.split('/') as [string, string];
+    byProto.set(proto, [...(byProto.get(proto) ?? []), Number(p)]);
+  }
+  const parts: string[] = [];
+  for (const [proto, ports] of byProto) {
+    ports.sort((a, b) => a - b);
+    for (let i = 0; i < ports.length;) {
+      let j = i;
+      while (j + 1 < ports.length && ports[j + 1] === (ports[j] ?? 0) + 1) j++;
+      parts.push(i === j ? `${ports[i]}/${proto}` : `${ports[i]}-${ports[j]}/${proto}`);
+      i = j + 1;
+    }
+  }
+  return parts.join(', ') || 'no ports';
+}

@@ -3,9 +3,8 @@
 // as "<JSON pointer>: <reason>", all at once.
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { MAX_SOCKET_PATH } from '../control/server.js';
-import { defaultDataDir } from '../paths.js';
+import { controlSocketPath } from '../paths.js';
 import { isIP } from 'node:net';
 import type { HoneytrapConfig } from '../generated/config.js';
 import type { ResolvedConfig } from '../generated/config-resolved.js';
@@ -85,8 +84,7 @@ function semanticErrors(config: ResolvedConfig): string[] {
   if (group && !user)
     errors.push('/privileges/group: set privileges.user too (group alone drops nothing)');
 
-  const socket =
-    config.control.socket || join(config.store.path || defaultDataDir(), 'control.sock');
+  const socket = controlSocketPath(config);
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH)
     errors.push(
       `${config.control.socket ? '/control/socket' : '/store/path'}: the control socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes (set control.socket to a shorter path)`,

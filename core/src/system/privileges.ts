@@ -7,7 +7,7 @@
 // root parent only waits and forwards signals. See docs/nfqueue.md.
 import { spawn, execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { HoneytrapError } from '../errors.js';
 
 /** Set in the re-run child so it does not re-run itself again. */
@@ -112,8 +112,4 @@ export function rerunAs(account: Account, owned: string[]): Promise<number> {
 
 function signalNumber(signal: NodeJS.Signals): number {
   return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 0;
-}
-
-export function controlDir(socket: string): string {
-  return dirname(socket);
 }

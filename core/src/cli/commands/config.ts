@@ -1,8 +1,7 @@
 // honeytrap config check|default.
 import { loadConfig } from '../../config/load.js';
 import { defaultConfigText } from '../../config/default.js';
-import { expandPorts } from '../../config/ports.js';
-import { describePorts } from '../../daemon.js';
+import { describePorts, expandPorts } from '../../config/ports.js';
 
 export async function configCheckCommand(file: string): Promise<void> {
   const { config } = await loadConfig(file);

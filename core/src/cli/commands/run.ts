@@ -2,10 +2,11 @@
 import { loadConfig } from '../../config/load.js';
 import { Daemon } from '../../daemon.js';
 import { createLogger } from '../../log.js';
-import { controlSocketPath, storePath } from '../../daemon.js';
+import { dirname } from 'node:path';
+import { controlSocketPath, storePath } from '../../paths.js';
 import { raiseFdLimit } from '../../system/fd-limit.js';
 import { enableTimeWaitReuse } from '../../system/tcp-reuse.js';
-import { controlDir, resolveAccount, rerunAs, shouldDrop } from '../../system/privileges.js';
+import { resolveAccount, rerunAs, shouldDrop } from '../../system/privileges.js';
 
 export async function runCommand(opts: { config?: string }): Promise<void> {
   const { config, source } = await loadConfig(opts.config);
@@ -24,7 +25,7 @@ export async function runCommand(opts: { config?: string }): Promise<void> {
     log.flush();
     process.exitCode = await rerunAs(account, [
       storePath(config),
-      controlDir(controlSocketPath(config)),
+      dirname(controlSocketPath(config)),
     ]);
     return;
   }
