@@ -7,6 +7,12 @@ import type { Attack } from '../generated/attack.js';
 import type { ResolvedManifest } from '../generated/plugin-manifest-resolved.js';
 import type { PluginOutput } from '../generated/plugin-result.js';
 
+/**
+ * CPU priority (nice) of plugin processes and threads: the lowest, so capture
+ * wins the CPU when the two compete (bench:plugins measured it).
+ */
+export const PLUGIN_NICE = 19;
+
 /** The host plugin API version; manifests give a semver range for it. */
 export const HOST_API_VERSION = '1.0.0';
 

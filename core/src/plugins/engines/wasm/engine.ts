@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../../../errors.js';
 import {
+  PLUGIN_NICE,
   PluginError,
   type Engine,
   type LoadedPlugin,
@@ -278,6 +279,7 @@ class WasmRunner implements PluginRunner {
       module: this.module,
       initial: this.plan.initial,
       maximum: this.plan.maximum,
+      nice: PLUGIN_NICE,
       requireFrom: import.meta.url,
       probe,
       oomFunctions: this.oomFunctions,

@@ -10,6 +10,8 @@ export interface WorkerBoot {
   /** Memory limits in 64 KiB pages. */
   initial: number;
   maximum: number;
+  /** Nice value the worker thread sets for itself (PLUGIN_NICE). */
+  nice: number;
   /** Where the worker resolves @assemblyscript/loader from (the engine module's URL). */
   requireFrom: string;
   /**

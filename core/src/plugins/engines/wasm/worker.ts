@@ -20,7 +20,7 @@ export function wasmWorkerMain(): void {
   // Plugins yield the CPU to capture when the two compete: on Linux a thread
   // has its own nice value, and setpriority(0) changes only the calling thread.
   try {
-    process.getBuiltinModule('node:os').setPriority(0, 19);
+    process.getBuiltinModule('node:os').setPriority(0, boot.nice);
   } catch {
     /* not allowed here: run at normal priority */
   }

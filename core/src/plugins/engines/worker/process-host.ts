@@ -6,12 +6,15 @@
 // side is process-runner.ts; the messages are in ipc.ts.
 import { setPriority } from 'node:os';
 import type { Attack } from '../../../generated/attack.js';
-import type { FetchRequest, FetchResponse, NetworkBroker, PluginRunner } from '../../engine.js';
+import {
+  PLUGIN_NICE,
+  type FetchRequest,
+  type FetchResponse,
+  type NetworkBroker,
+  type PluginRunner,
+} from '../../engine.js';
 import { WorkerEngine } from './engine.js';
 import type { ToChild, ToParent } from './ipc.js';
-
-/** Nice value of plugin processes and threads (0 normal, 19 lowest). */
-const PLUGIN_NICE = 19;
 
 function send(msg: ToParent): void {
   // The daemon went away: nothing to report to; 'disconnect' ends us.
