@@ -55,7 +55,3 @@ export class HoneytrapError extends Error {
     return [this.message, ...this.details.map((d) => `  ${d}`)].join('\n');
   }
 }
-
-export function isErrno(err: unknown): err is NodeJS.ErrnoException {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
-}
