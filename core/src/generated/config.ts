@@ -226,6 +226,78 @@ export interface HoneytrapConfig {
      * Largest result (JSON) one plugin task may return; more is a failure.
      */
     maxResultBytes?: number;
+    /**
+     * The network broker: the only way plugins reach the network (downloads, clamd). What any plugin may do, on top of what its manifest allows.
+     */
+    network?: {
+      /**
+       * Let plugins reach loopback, private and special ranges (labs only). Destinations in hosts are allowed even when this is false.
+       */
+      allowPrivate?: boolean;
+      /**
+       * More destinations per plugin name: host, host:port, or unix:/path (a clamd socket, a local mirror). The operator's grant: allowed even in private ranges.
+       */
+      hosts?: {
+        [k: string]: string[];
+      };
+      /**
+       * Largest response (download) in bytes; more is cut and marked truncated.
+       */
+      maxBytes?: number;
+      /**
+       * Longest one request may take, connecting included.
+       */
+      timeoutMs?: number;
+      /**
+       * Rate limit per destination address over all plugins, so downloads cannot be turned against a third party.
+       */
+      perDestination?: {
+        requests?: number;
+        perSeconds?: number;
+      };
+      /**
+       * Requests in flight at once over all plugins.
+       */
+      maxConcurrent?: number;
+    };
+    /**
+     * Where plugins with the files capability write (log-json, log-attacker, save-file).
+     */
+    files?: {
+      /**
+       * Each such plugin writes in <root>/<plugin name> unless dirs names its folder. Default: <dataDir>/files.
+       */
+      root?: string;
+      /**
+       * A plugin's folder by plugin name (T-Pot: log-json and log-attacker in /data/honeytrap/log).
+       */
+      dirs?: {
+        [k: string]: string;
+      };
+    };
+    /**
+     * The database of each plugin with the database capability, by plugin name.
+     */
+    databases?: {
+      [k: string]: {
+        /**
+         * postgres://user:password@host:port/database
+         */
+        url: string;
+        poolSize?: number;
+      };
+    };
+    /**
+     * Reports kept for at-least-once output plugins: how they are retried and how many are kept.
+     */
+    retry?: {
+      initialMs?: number;
+      maxMs?: number;
+      /**
+       * Reports kept per plugin at most; beyond it the oldest are dropped (counted and logged).
+       */
+      maxQueued?: number;
+    };
   };
   /**
    * Structured logs (pino) on standard output.

@@ -32,7 +32,7 @@ export interface ResolvedManifest {
    */
   entry: string;
   /**
-   * What the plugin is given. At least one of attacks and artifacts.
+   * What the plugin is given. At least one of attacks, artifacts and reports.
    */
   consumes: {
     /**
@@ -66,6 +66,19 @@ export interface ResolvedManifest {
       contentTypes?: [string, ...string[]];
       minBytes: number;
     };
+    /**
+     * Output plugins: each attack once every analysis plugin (and every artifact round) is done with it, with all their records (host API 1.1).
+     */
+    reports?: {
+      /**
+       * at-most-once: a failed report is recorded and dropped. at-least-once: it is kept in the store and retried with backoff, oldest first, until the plugin takes it (survives restarts).
+       */
+      delivery: 'at-most-once' | 'at-least-once';
+      /**
+       * Include the bytes (base64) of the attack's artifacts in the report.
+       */
+      artifactData: boolean;
+    };
   };
   /**
    * Plugins whose results this one needs first, by name (for the same attack).
@@ -89,9 +102,28 @@ export interface ResolvedManifest {
     network?: {
       egress: 'attacker' | 'allow-list';
       /**
-       * Host names or addresses allowed with egress allow-list.
+       * Host names or addresses allowed with egress allow-list (the operator can add more per plugin with plugins.network.hosts).
        */
       hosts: string[];
+      /**
+       * URL schemes the plugin may use (host API 1.1): http, https, ftp, tftp with ctx.fetch; tcp and unix with ctx.exchange.
+       *
+       * @minItems 1
+       */
+      schemes: [
+        'http' | 'https' | 'ftp' | 'tftp' | 'tcp' | 'unix',
+        ...('http' | 'https' | 'ftp' | 'tftp' | 'tcp' | 'unix')[],
+      ];
+    };
+    /**
+     * Write files (ctx.files) in the one folder the operator gives this plugin (plugins.files); nothing outside it (host API 1.1).
+     */
+    files: boolean;
+    /**
+     * Query the database the operator configures for this plugin (plugins.databases.<name>) through ctx.db (host API 1.1).
+     */
+    database?: {
+      engine: 'postgres';
     };
   };
   limits: {

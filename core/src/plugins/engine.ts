@@ -14,7 +14,7 @@ import type { PluginOutput } from '../generated/plugin-result.js';
 export const PLUGIN_NICE = 19;
 
 /** The host plugin API version; manifests give a semver range for it. */
-export const HOST_API_VERSION = '1.0.0';
+export const HOST_API_VERSION = '1.1.0';
 
 export interface ArtifactInput {
   sha256: string;
