@@ -13,7 +13,8 @@ cd "$root"
 # Debian packages: the real clients and peers the tests use, and the tools the
 # daemon drives. Kept in one list so the install step and the docs agree.
 DEB_PACKAGES=(ca-certificates curl ncat nmap socat iproute2 iptables procps util-linux
-  build-essential python3 libnetfilter-queue-dev nginx-light redis-server redis-tools hping3 ssdeep)
+  build-essential python3 libnetfilter-queue-dev nginx-light redis-server redis-tools hping3 ssdeep
+  vsftpd tftpd-hpa tftp-hpa postgresql clamav-daemon)
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 
