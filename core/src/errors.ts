@@ -19,7 +19,11 @@ export type ErrorCode =
   | 'HT_PLUGIN_EXIT'
   | 'HT_PLUGIN_THREW'
   | 'HT_PLUGIN_RESULT'
-  | 'HT_PLUGIN_DENIED';
+  | 'HT_PLUGIN_DENIED'
+  /** A brokered request failed (refused, timed out, protocol error). */
+  | 'HT_PLUGIN_NETWORK'
+  /** A host service a plugin needs (its database, its files folder) is not available now; retried for at-least-once reports. */
+  | 'HT_PLUGIN_UNAVAILABLE';
 
 export interface ErrorContext {
   /** "2323/tcp" when the error concerns a port. */

@@ -8,6 +8,7 @@ import { checkEgress } from './egress.js';
 import {
   PluginError,
   type FetchRequest,
+  type ExchangeResponse,
   type FetchResponse,
   type LoadedPlugin,
   type NetworkBroker,
@@ -81,5 +82,15 @@ export class HostBroker implements NetworkBroker {
       body: Buffer.concat(parts, size).toString('base64'),
       truncated,
     };
+  }
+
+  exchange(plugin: LoadedPlugin): Promise<ExchangeResponse> {
+    return Promise.reject(
+      new PluginError(
+        'HT_PLUGIN_DENIED',
+        plugin.manifest.name,
+        'network: exchange is not built yet',
+      ),
+    );
   }
 }

@@ -49,26 +49,57 @@ export interface LoadedPlugin {
 }
 
 export interface FetchRequest {
+  /** http(s)://, ftp://[user[:password]@]host[:port]/path or tftp://host[:port]/path (manifest network.schemes). */
   url: string;
+  /** HTTP only. */
   method?: 'GET' | 'HEAD' | 'POST';
+  /** HTTP only. */
   headers?: Record<string, string>;
-  /** Request body, base64. */
+  /** Request body, base64 (HTTP only). */
   body?: string;
   maxBytes?: number;
   timeoutMs?: number;
 }
 
 export interface FetchResponse {
+  /**
+   * http(s): the HTTP status (redirects are not followed: 3xx with a location
+   * header). ftp: the last FTP reply code (226 = transfer complete). tftp: 0
+   * when the transfer completed, else the TFTP error code (1 = file not found...).
+   */
   status: number;
+  /** The server's reason text (HTTP reason, FTP reply text, TFTP error message). */
+  statusText?: string;
   headers: Record<string, string>;
   /** Response body, base64 (cut at maxBytes). */
   body: string;
   truncated: boolean;
+  /** The address the host connected to (after its checks). */
+  address?: string;
+  durationMs?: number;
 }
 
-/** Network egress for plugins, done by the host after checking the manifest. */
+/** One request/response over a stream: connect, send data, half-close, read until the peer closes. */
+export interface ExchangeRequest {
+  /** tcp://host:port or unix:/path (manifest network.schemes tcp / unix). */
+  url: string;
+  /** Bytes to send, base64. */
+  data: string;
+  maxBytes?: number;
+  timeoutMs?: number;
+}
+
+export interface ExchangeResponse {
+  /** What the peer sent back, base64 (cut at maxBytes). */
+  data: string;
+  truncated: boolean;
+  durationMs: number;
+}
+
+/** Network egress for plugins, done by the host after checking the manifest and the operator's policy. */
 export interface NetworkBroker {
   fetch(plugin: LoadedPlugin, attack: Attack, req: FetchRequest): Promise<FetchResponse>;
+  exchange(plugin: LoadedPlugin, attack: Attack, req: ExchangeRequest): Promise<ExchangeResponse>;
 }
 
 export interface PluginRunner {

@@ -105,6 +105,10 @@ class StubBroker implements NetworkBroker {
     checkEgress(plugin, attack, req.url);
     return this.answer(req, attack);
   }
+
+  exchange(): Promise<never> {
+    return Promise.reject(new Error('ctx.exchange is not built yet'));
+  }
 }
 
 /** A plugin folder loaded in its engine, for several runs. close() it when done. */

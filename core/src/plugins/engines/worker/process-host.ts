@@ -48,6 +48,9 @@ const broker: NetworkBroker = {
       send({ t: 'fetch', fid, run, req });
     });
   },
+  exchange(): Promise<never> {
+    return Promise.reject(new Error('ctx.exchange is not built yet'));
+  },
 };
 
 async function onMessage(msg: ToChild): Promise<void> {
