@@ -7,6 +7,12 @@
 // (worker engine: wget/curl command lines and URLs), byte-entropy and
 // shellcode-scan (wasm engine, AssemblyScript compiled here with asc against
 // the SDK's assembly helpers). They are built into a temporary folder.
+// With BENCH_PLUGINS=shipped: instead, every analysis plugin shipped in
+// plugins/ (those consuming attacks; not the outputs, not clamav, which needs
+// a clamd), built with `honeytrap-plugin build` and installed as an operator
+// would (the folder copied, tests left out); xmatch gets 10 rules. The
+// download plugins find the URLs of the attack but may fetch only from the
+// attacker (198.51.100.23 is not), so they record refused attempts.
 //
 // Targets, each in a namespace pair of its own (attacker 10.99.N.1, honeypot
 // 10.99.N.2) and up for the whole run: the daemon with no plugins, the daemon
@@ -40,7 +46,15 @@
 // ../shared/bench), BENCH_ATTACKS (default 20000), BENCH_LOAD_SECONDS
 // (default 10), BENCH_ROUNDS (default 3), BENCH_MAX_BACKLOG (default 500),
 // BENCH_PACED_RATE (default 250).
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import asc from 'assemblyscript/asc';
@@ -86,6 +100,24 @@ const WARMUP_ATTACKS = 1000;
 const SAMPLE = 100;
 const PORTS = '20000-20099';
 const PLUGIN_SOURCES = join(REPO, 'bench', 'plugins');
+const SHIPPED = process.env.BENCH_PLUGINS === 'shipped';
+/** Plugins' configs for the shipped mode: xmatch with rules of each kind. */
+const SHIPPED_CONFIG = {
+  xmatch: {
+    rules: [
+      { name: 'wget', type: 'string', pattern: 'wget ' },
+      { name: 'curl', type: 'string', pattern: 'curl ', caseInsensitive: true },
+      { name: 'chmod', type: 'string', pattern: 'chmod +x' },
+      { name: 'bin-sh', type: 'string', pattern: '/bin/sh' },
+      { name: 'elf', type: 'hex', pattern: '7f 45 4c 46' },
+      { name: 'nop-sled', type: 'hex', pattern: '90 90 90 90 90 90 90 90' },
+      { name: 'int80', type: 'hex', pattern: 'b0 0b cd 80' },
+      { name: 'ipv4-url', type: 'regex', pattern: 'https?://\\d+\\.\\d+\\.\\d+\\.\\d+/' },
+      { name: 'luci', type: 'regex', pattern: '/cgi-bin/luci/;stok=' },
+      { name: 'mozi', type: 'string', pattern: 'Mozi.m' },
+    ],
+  },
+};
 /** The AssemblyScript helpers `honeytrap-plugin new wasm` gives a plugin author. */
 const SDK_HELPERS = join(REPO, 'sdk', 'templates', 'wasm', 'assembly', 'honeytrap.ts.tmpl');
 /** The flags the wasm engine wants (docs/plugin-wasm.md). */
@@ -143,6 +175,25 @@ async function buildPlugins(root) {
   return { dir: out, plugins: built };
 }
 
+/** BENCH_PLUGINS=shipped: the analysis plugins of plugins/, built and copied into ROOT/plugins. */
+function shippedPlugins(root) {
+  const out = join(root, 'plugins');
+  const built = [];
+  for (const name of readdirSync(join(REPO, 'plugins')).sort()) {
+    const src = join(REPO, 'plugins', name);
+    if (!existsSync(join(src, 'plugin.json'))) continue;
+    const manifest = JSON.parse(readFileSync(join(src, 'plugin.json'), 'utf8'));
+    if (!manifest.consumes.attacks || manifest.consumes.reports || name === 'clamav') continue;
+    sh(process.execPath, [join(REPO, 'sdk', 'bin', 'honeytrap-plugin.js'), 'build', src]);
+    cpSync(src, join(out, name), {
+      recursive: true,
+      filter: (f) => !/^\/?(test|node_modules)(\/|$)/.test(f.slice(src.length)),
+    });
+    built.push({ name: manifest.name, engine: manifest.engine, limits: manifest.limits ?? {} });
+  }
+  return { dir: out, plugins: built };
+}
+
 /**
  * The 1 KB attack: an HTTP exploit with wget and curl command lines and
  * URLs, a 64-byte NOP sled, classic x86 execve("/bin/sh") shellcode, then
@@ -179,7 +230,7 @@ function daemonConfig(pair, plugins) {
     capture: { type: 'listen', addresses: [pair.target] },
     ports: [{ port: PORTS }],
     log: { level: 'warn', format: 'json' },
-    plugins,
+    plugins: SHIPPED ? { ...plugins, config: SHIPPED_CONFIG } : plugins,
   };
 }
 
@@ -307,9 +358,10 @@ async function verifyResults(d, names, expected) {
   const attacks = await control(d.sock, `/attacks?limit=${expected + 1000}`, {
     timeoutMs: 300_000,
   });
+  // Every plugin ran on the attack; no record (artifact tasks included) failed.
   const complete = (a) =>
     names.every((n) => a.plugins?.[n]?.status === 'ok') &&
-    Object.keys(a.plugins ?? {}).length === names.length;
+    Object.values(a.plugins ?? {}).every((r) => r.status === 'ok');
   const durations = attacks
     .filter(complete)
     .map((a) => Math.max(...names.map((n) => a.plugins[n].durationMs)));
@@ -545,6 +597,7 @@ async function saturation(targets) {
 // ---------------------------------------------------------------- report
 
 function report(tp, sat, meta, built) {
+  const names = built.plugins.map((b) => b.name);
   const p = tp.plugins;
   const v = p.verified;
   const latency = (l) => (l.samples ? `${fmt(l.p50)} / ${fmt(l.p99)}` : 'n/a (0 samples)');
@@ -564,7 +617,7 @@ function report(tp, sat, meta, built) {
       '',
     ],
     [
-      'conn/s the core accepted meanwhile (3 plugins)',
+      `conn/s the core accepted meanwhile (${names.length} plugins)`,
       cell(p.load.conn_per_s),
       ratio(p.load.conn_per_s, tp.none.conn_per_s) + ' of no plugins',
     ],
@@ -593,7 +646,7 @@ function report(tp, sat, meta, built) {
       '',
     ],
     [
-      'plugin task time p50 / p99 ms, burst (slowest durationMs of the 3; runner queue included)',
+      'plugin task time p50 / p99 ms, burst (slowest durationMs of the plugins; runner queue included)',
       `${cell(v.pluginMsP50)} / ${cell(v.pluginMsP99)}`,
       '',
     ],
@@ -604,17 +657,20 @@ function report(tp, sat, meta, built) {
     ]),
     ...Object.entries(v.findings).map(([name, n]) => [`findings ${name}`, cell(n), '']),
     [
-      'stored attacks with 3 ok results (warm-up included)',
+      `stored attacks with ${names.length} ok results (warm-up included)`,
       `${cell(v.withAllResults)} of ${cell(v.stored)}`,
       '',
     ],
     [
-      `sampled with honeytrap attacks show --json: 3 ok results`,
+      `sampled with honeytrap attacks show --json: ${names.length} ok results`,
       `${v.sampledOk} of ${v.sampled}`,
       '',
     ],
   ];
-  const table1 = formatTable(['throughput: 3 plugins, 1 KB attacks', 'value', 'ratio'], rows1);
+  const table1 = formatTable(
+    [`throughput: ${names.length} plugins, 1 KB attacks`, 'value', 'ratio'],
+    rows1,
+  );
 
   const med = (key, f) => median(sat.rounds.map((r) => f(r[key])));
   const conn = (key) => med(key, (x) => x.load.conn_per_s);
@@ -711,7 +767,7 @@ function report(tp, sat, meta, built) {
     [
       'core under plugin saturation',
       '(a) no plugins',
-      `(b) 3 plugins, maxBacklog ${SATURATED_BACKLOG}`,
+      `(b) ${names.length} plugins, maxBacklog ${SATURATED_BACKLOG}`,
       'ceiling',
       '(b)/(a)',
       '(a)/ceiling',
@@ -745,8 +801,8 @@ async function main() {
   buildAll();
   const meta = runMeta({ attacks: ATTACKS, loadSeconds: LOAD_SECONDS, rounds: ROUNDS });
   const root = tempDir('honeytrap-bench-plugins-');
-  say('compiling the plugins (asc for the wasm ones)');
-  const built = await buildPlugins(root);
+  say(SHIPPED ? 'building the shipped plugins' : 'compiling the plugins (asc for the wasm ones)');
+  const built = SHIPPED ? shippedPlugins(root) : await buildPlugins(root);
   const names = built.plugins.map((b) => b.name);
   const attack = attackPayload();
 
@@ -754,7 +810,11 @@ async function main() {
   const ceiling = { ...(await startCeiling(ceilingPair, PORTS)), key: 'ceiling' };
   const start = async (key, tag, subnet, plugins) => {
     const pair = makePair(tag, subnet);
-    const name = { none: 'no plugins', plugins: '3 plugins', saturated: 'saturating plugins' }[key];
+    const name = {
+      none: 'no plugins',
+      plugins: `${names.length} plugins`,
+      saturated: 'saturating plugins',
+    }[key];
     const d = await startDaemon({
       name,
       pair,
