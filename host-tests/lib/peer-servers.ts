@@ -1,10 +1,12 @@
-// Real peer servers for mirror and proxy, each started inside a namespace with
-// its own temp folder: nginx, redis-server, socat, and small Node servers (UDP
-// echo, a sink that answers with the byte count and SHA-256 of what it read,
-// a server that resets the connection). Plus curl's --trace parser and a bulk
-// client that sends a deterministic stream.
+// Real peer servers for mirror, proxy and the plugins' network broker, each
+// started inside a namespace with its own temp folder: nginx, redis-server,
+// socat, vsftpd, in.tftpd (tftpd-hpa) and small Node servers (UDP echo, a sink
+// that answers with the byte count and SHA-256 of what it read, a server that
+// resets the connection). Plus curl's --trace parser and a bulk client that
+// sends a deterministic stream.
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeTempDir } from './daemon.js';
 import type { Background, Netns } from './netns.js';
@@ -80,6 +82,142 @@ export async function startRedis(
     dir,
   ]);
   await waitUp(net, node, bg, 'tcp', port);
+  return bg;
+}
+
+/**
+ * Makes `dir` and everything under it readable by anyone: vsftpd and in.tftpd
+ * drop to an unprivileged user (ftp, nobody) before they read the files.
+ */
+async function makeWorldReadable(dir: string): Promise<void> {
+  await chmod(dir, 0o755);
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    const path = join(e.parentPath, e.name);
+    await chmod(path, e.isDirectory() ? 0o755 : 0o644);
+  }
+}
+
+export interface VsftpdOptions {
+  address: string;
+  /** Control port (default 21). */
+  port?: number;
+  /** The folder served (anonymous and the user see the same files); made world-readable. */
+  root: string;
+  /** A user login besides anonymous (checked by a PAM file of this server alone). */
+  user?: { name: string; password: string };
+  /** Passive data ports, inclusive (default 40000-40009). */
+  pasvPorts?: [number, number];
+  /** The address vsftpd writes in its PASV replies (default: the control address). */
+  pasvAddress?: string;
+}
+
+/**
+ * vsftpd in the foreground on `address:port` with its own config file:
+ * anonymous login (any password) and, when given, one user, both mapped to the
+ * `ftp` account and served `root` read-only, passive mode only. The user's
+ * password is checked through a PAM file, passwd and shadow bind-mounted over
+ * the host's in a private mount namespace: nothing on the host changes.
+ */
+export async function startVsftpd(net: Netns, node: string, o: VsftpdOptions): Promise<Background> {
+  const dir = await makeTempDir('hts-vsftpd-');
+  await makeWorldReadable(o.root);
+  const port = o.port ?? 21;
+  const [pasvMin, pasvMax] = o.pasvPorts ?? [40000, 40009];
+  const conf = [
+    'listen=YES',
+    'listen_ipv6=NO',
+    `listen_address=${o.address}`,
+    `listen_port=${port}`,
+    'background=NO',
+    'anonymous_enable=YES',
+    'no_anon_password=YES',
+    `anon_root=${o.root}`,
+    `local_enable=${o.user ? 'YES' : 'NO'}`,
+    // Every non-anonymous login is the ftp account, rooted at the same folder.
+    'guest_enable=YES',
+    'guest_username=ftp',
+    `local_root=${o.root}`,
+    'chroot_local_user=YES',
+    'allow_writeable_chroot=YES',
+    'write_enable=NO',
+    'pasv_enable=YES',
+    'port_enable=NO',
+    `pasv_min_port=${pasvMin}`,
+    `pasv_max_port=${pasvMax}`,
+    ...(o.pasvAddress ? [`pasv_address=${o.pasvAddress}`] : []),
+    'connect_from_port_20=NO',
+    'pam_service_name=vsftpd',
+    'secure_chroot_dir=/var/run/vsftpd/empty',
+    // Containers refuse vsftpd's own sandboxing (seccomp, clone into new namespaces).
+    'seccomp_sandbox=NO',
+    'isolate_network=NO',
+    'isolate=NO',
+    'xferlog_enable=YES',
+    'log_ftp_protocol=YES',
+    `vsftpd_log_file=${dir}/vsftpd.log`,
+    '',
+  ].join('\n');
+  await writeFile(join(dir, 'vsftpd.conf'), conf);
+  // The user's login, checked by pam_unix against passwd and shadow files of
+  // this server alone (bind-mounted below): a user added to the host would
+  // outlive a killed test, and pam_exec hangs under vsftpd.
+  const passwd = (await readFile('/etc/passwd', 'utf8')).trimEnd().split('\n');
+  const ftp = passwd.find((l) => l.startsWith('ftp:'))?.split(':');
+  if (!ftp) throw new Error('vsftpd needs the ftp account (the vsftpd package creates it)');
+  const shadow: string[] = [];
+  if (o.user) {
+    const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], {
+      input: o.user.password,
+      encoding: 'utf8',
+    }).trim();
+    passwd.push(`${o.user.name}:x:${ftp[2]}:${ftp[3]}::/nonexistent:/usr/sbin/nologin`);
+    shadow.push(`${o.user.name}:${hash}:19000:0:99999:7:::`);
+  }
+  await writeFile(join(dir, 'passwd'), passwd.join('\n') + '\n');
+  await writeFile(join(dir, 'shadow'), shadow.join('\n') + '\n', { mode: 0o600 });
+  await writeFile(
+    join(dir, 'pam'),
+    'auth required pam_unix.so\naccount required pam_permit.so\nsession required pam_permit.so\n',
+  );
+  const bg = net.spawn(node, 'vsftpd', [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    'mount --bind "$1/pam" /etc/pam.d/vsftpd && mount --bind "$1/passwd" /etc/passwd && ' +
+      'mount --bind "$1/shadow" /etc/shadow && exec vsftpd "$1/vsftpd.conf"',
+    'sh',
+    dir,
+  ]);
+  await waitUp(net, node, bg, 'tcp', port);
+  return bg;
+}
+
+/**
+ * in.tftpd (tftpd-hpa) in the foreground on `address:port` (UDP), serving
+ * `root` read-only (--secure: paths are relative to it); made world-readable
+ * because the server reads files as nobody.
+ */
+export async function startTftpd(
+  net: Netns,
+  node: string,
+  address: string,
+  root: string,
+  port = 69,
+): Promise<Background> {
+  await makeWorldReadable(root);
+  const bg = net.spawn(node, 'in.tftpd', [
+    'in.tftpd',
+    '--foreground',
+    '--listen',
+    '--address',
+    `${address}:${port}`,
+    '--secure',
+    root,
+  ]);
+  await waitUp(net, node, bg, 'udp', port);
   return bg;
 }
 
