@@ -5,7 +5,13 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'core/src/generated/**', 'plugins/*/assembly/**'],
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'core/src/generated/**',
+      'plugins/*/assembly/**',
+      'sdk/assembly/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -1,5 +1,5 @@
-// The AssemblyScript helpers `honeytrap-plugin new wasm` writes
-// (assembly/honeytrap.ts): reading the task JSON (escapes, nesting, numbers,
+// The SDK's AssemblyScript library (sdk/assembly, imported by wasm plugins as
+// @honeytrap/sdk/assembly): reading the task JSON (escapes, nesting, numbers,
 // base64) and writing findings JSON (quotes, control characters), run in the
 // daemon's wasm engine through the harness.
 import { writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { collector, removeTempDirs, tempDir } from './helpers.js';
 const SOURCE = `import {
   artifactBytes, finding, jsonNumber, jsonRaw, jsonString, latin1, log, output, receivedBytes,
   receivedText, sentBytes,
-} from "./honeytrap";
+} from "@honeytrap/sdk/assembly";
 
 export function analyze(input: string): string {
   const f = new Array<string>();
@@ -69,7 +69,7 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-describe('assembly/honeytrap.ts', () => {
+describe('@honeytrap/sdk/assembly', () => {
   test('reads strings with escapes, numbers, nested values and base64, and writes valid JSON', async () => {
     const bytes = Buffer.from([0x41, 0x00, 0x22, 0x5c, 0x0a, 0xff, 0x1f]);
     const out = await plugin.run(attackFixture({ received: bytes, sent: 'OK', port: 2323 }));

@@ -6,9 +6,7 @@
 // up to config.maxDepth levels, inside the same task: the daemon never hands a
 // plugin its own artifacts.
 // Build with `honeytrap-plugin build`; the host calls analyze() once per task.
-import { jsonNumber, jsonRaw, jsonString, log } from "./honeytrap";
-import { base64Field, jsonValue } from "./input";
-import { Meta, artifactJson, findingWithMeta, result } from "./result";
+import { Meta, artifact, base64Field, finding, isArtifactTask, jsonNumber, jsonRaw, log, output } from "@honeytrap/sdk/assembly";
 import { Config, Hit, KIND_BINARY, KIND_TEXT, KIND_UTF16, magicType, scan } from "./scan";
 import { sha256Hex } from "./sha256";
 
@@ -17,7 +15,7 @@ const MAX_ARTIFACTS = 100;
 
 function readConfig(input: string): Config {
   const cfg = new Config();
-  const raw = jsonValue(input, "config");
+  const raw = jsonRaw(input, "config");
   if (raw === null) return cfg;
   const enc = jsonRaw(raw, "encodings");
   if (enc !== null) {
@@ -145,11 +143,11 @@ function emit(st: State, h: Hit, depth: i32, offset: i32): void {
 
   // The artifact, once per distinct payload, while the result has room.
   let stored = st.stored.has(sha);
-  let artifact = "";
+  let art = "";
   if (!stored) {
     const need = ((h.data.length + 2) / 3) * 4 + 2048;
     if (st.artifacts.length < MAX_ARTIFACTS && st.outBytes + need <= cfg.maxOutputBytes) {
-      artifact = artifactJson(h.data, contentType);
+      art = artifact(h.data, contentType);
       stored = true;
     } else st.unstored++;
   }
@@ -166,19 +164,19 @@ function emit(st: State, h: Hit, depth: i32, offset: i32): void {
   if (h.layout.length) meta.str("layout", h.layout);
   if (textLabel.length) meta.str("text", textLabel);
   if (truncated) meta.bool("valueTruncated", true);
-  const f = findingWithMeta("decoded-payload", value, offset, meta);
+  const f = finding("decoded-payload", value, offset, meta);
   const fBytes = String.UTF8.byteLength(f) + 1;
-  if (st.outBytes + fBytes + artifact.length > cfg.maxOutputBytes) {
+  if (st.outBytes + fBytes + art.length > cfg.maxOutputBytes) {
     st.full = true;
     st.dropped++;
     return;
   }
   st.findings.push(f);
   st.outBytes += fBytes;
-  if (artifact.length) {
-    st.artifacts.push(artifact);
+  if (art.length) {
+    st.artifacts.push(art);
     st.stored.add(sha);
-    st.outBytes += artifact.length + 1;
+    st.outBytes += art.length + 1;
   }
 }
 
@@ -199,26 +197,14 @@ function walk(st: State, d: Uint8Array, depth: i32, outer: i32): void {
   }
 }
 
-/** Input length (characters) above which a task ends with a full garbage collection. */
-const LARGE_INPUT = 1 << 20;
-
 /** input: the task as JSON text. Returns {"findings": [...], "artifacts": [...]} as JSON text. */
 export function analyze(input: string): string {
-  const out = analyzeTask(input);
-  // After a large task (a big artifact) free its garbage now, before the host
-  // copies the next task in: the next large input must fit in one piece.
-  if (input.length > LARGE_INPUT) __collect();
-  return out;
-}
-
-function analyzeTask(input: string): string {
   const cfg = readConfig(input);
-  const kind = jsonString(input, "kind");
   let data: Uint8Array;
   let inputSha: string | null = null;
-  if (kind !== null && kind == "artifact") {
+  if (isArtifactTask(input)) {
     data = base64Field(input, "artifact.data");
-    const sha = jsonValue(input, "artifact.sha256");
+    const sha = jsonRaw(input, "artifact.sha256");
     if (sha !== null && sha.length == 66) inputSha = sha.substring(1, 65);
   } else data = base64Field(input, "attack.received.data");
   const st = new State(cfg, inputSha);
@@ -227,5 +213,5 @@ function analyzeTask(input: string): string {
     log(st.dropped.toString() + " decoded payload(s) not reported (maxPayloads " + cfg.maxPayloads.toString() + ", maxOutputBytes " + cfg.maxOutputBytes.toString() + ")");
   if (st.unstored > 0)
     log(st.unstored.toString() + " decoded payload(s) reported without an artifact (maxOutputBytes, or 100 artifacts per result)");
-  return result(st.findings, st.artifacts);
+  return output(st.findings, st.artifacts);
 }

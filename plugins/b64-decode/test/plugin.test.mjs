@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { attackFixture, loadPlugin } from '@honeytrap/sdk';
-import { ORDINARY, prng } from './corpus.mjs';
+import { ORDINARY_TRAFFIC, prng } from '@honeytrap/sdk/testing';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
 const b64 = (s, enc = 'utf8') => Buffer.from(s, enc).toString('base64');
@@ -252,7 +252,7 @@ describe('artifacts from other plugins', () => {
 });
 
 describe('false positives', () => {
-  for (const o of ORDINARY) {
+  for (const o of ORDINARY_TRAFFIC) {
     test(`nothing in: ${o.name}`, async () => {
       const out = await run(o.data, o.port);
       assert.deepEqual(out, { findings: [], artifacts: [] });

@@ -1,10 +1,12 @@
 // honeytrap-plugin build [DIR]: makes the manifest's entry from the sources.
-// wasm: asc compiles assembly/index.ts with the flags the wasm engine needs.
+// wasm: asc compiles assembly/index.ts with the flags the wasm engine needs;
+// `@honeytrap/sdk/assembly` (the AssemblyScript library) is this SDK's.
 // worker: a plugin written under src/ (TypeScript or JavaScript) is bundled
 // into the one ES module the entry names (esbuild); a plugin whose entry is
 // its own source has nothing to compile. Either way the result is checked
 // with core's manifest checks and loaded once in the daemon's engine.
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import asc from 'assemblyscript/asc';
 import { build as esbuild, type Message, type Plugin } from 'esbuild';
@@ -29,9 +31,15 @@ export function buildSource(dir: string, engine: unknown): string | undefined {
   return candidates.find((c) => existsSync(join(dir, c)));
 }
 
-/** Newest modification time of the files build reads (src/ or assembly/). */
+/** The SDK's AssemblyScript library, compiled into every wasm plugin that imports it. */
+const SDK_ASSEMBLY = join(SDK_ROOT, 'assembly');
+
+/**
+ * Newest modification time of the files build reads: src/, or assembly/ and
+ * the SDK's AssemblyScript library (a newer SDK makes the .wasm out of date).
+ */
 export function sourcesMtime(dir: string, engine: unknown): number {
-  const root = join(dir, engine === 'wasm' ? 'assembly' : 'src');
+  const roots = engine === 'wasm' ? [join(dir, 'assembly'), SDK_ASSEMBLY] : [join(dir, 'src')];
   let newest = 0;
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -40,7 +48,7 @@ export function sourcesMtime(dir: string, engine: unknown): number {
       else newest = Math.max(newest, statSync(p).mtimeMs);
     }
   };
-  if (existsSync(root)) walk(root);
+  for (const root of roots) if (existsSync(root)) walk(root);
   return newest;
 }
 
@@ -52,6 +60,24 @@ export function needsBuild(dir: string): boolean {
   return !existsSync(entry) || statSync(entry).mtimeMs < sourcesMtime(dir, m.engine);
 }
 
+// asc looks a package import up in every node_modules from the plugin folder
+// upwards (node_modules/@honeytrap/sdk/assembly/index.ts for
+// "@honeytrap/sdk/assembly"), the plugin's own first. Every such path is
+// answered from this SDK, as the worker build does for @honeytrap/sdk: a
+// plugin outside this repository builds without `npm install`, and always
+// against the SDK that builds, tests and packs it.
+const SDK_IMPORT = /[\\/]node_modules[\\/]@honeytrap[\\/]sdk[\\/](assembly[\\/].*)$/;
+
+async function ascReadFile(name: string, baseDir: string): Promise<string | null> {
+  const path = resolve(baseDir, name);
+  const sdk = SDK_IMPORT.exec(path);
+  try {
+    return await readFile(sdk ? join(SDK_ROOT, sdk[1]!) : path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 async function compileWasm(dir: string, source: string, entry: string): Promise<void> {
   const stderr = asc.createMemoryStream();
   const stdoutStream = asc.createMemoryStream();
@@ -59,6 +85,7 @@ async function compileWasm(dir: string, source: string, entry: string): Promise<
   const { error } = await asc.main([source, '--baseDir', dir, '--outFile', entry, ...ASC_FLAGS], {
     stdout: stdoutStream,
     stderr,
+    readFile: ascReadFile,
   });
   if (error) {
     const diagnostics = stderr

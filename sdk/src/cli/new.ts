@@ -45,8 +45,7 @@ function vars(name: string, v: Variant): Record<string, string> {
       '| `tsconfig.json` | for your editor and `npx tsc` (type checks only) |',
     ],
     wasm: [
-      '| `assembly/index.ts` | the plugin, in AssemblyScript: `analyze(input: string): string` |',
-      '| `assembly/honeytrap.ts` | helpers to read the task (JSON) and write findings |',
+      '| `assembly/index.ts` | the plugin, in AssemblyScript: `analyze(input: string): string`, with the helpers of `@honeytrap/sdk/assembly` (read the task, write findings) |',
       `| \`build/${name}.wasm\` | the entry: compiled by \`honeytrap-plugin build\` |`,
     ],
   };

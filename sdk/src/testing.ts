@@ -1,8 +1,16 @@
-// Test data for b64-decode: ordinary traffic that must give nothing, and a
-// seeded pseudo-random generator for "random bytes" (the same bytes every run).
+// @honeytrap/sdk/testing: test data for plugin tests. Ordinary traffic that a
+// detector must give nothing for (its false-positive corpus), and a seeded
+// pseudo-random generator for "random bytes" that are the same every run.
 
-/** mulberry32: a small seeded PRNG; bytes(n) fills a Buffer. */
-export function prng(seed) {
+export interface SeededRandom {
+  /** The next number in [0, 1). */
+  next(): number;
+  /** n pseudo-random bytes. */
+  bytes(n: number): Buffer;
+}
+
+/** mulberry32: a small seeded PRNG (the same sequence for the same seed, everywhere). */
+export function prng(seed: number): SeededRandom {
   let a = seed >>> 0;
   const next = () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -21,10 +29,21 @@ export function prng(seed) {
   };
 }
 
-const CRLF = (lines) => lines.join('\r\n') + '\r\n\r\n';
+/** One sample of ordinary traffic: what a client sends to `port`. */
+export interface TrafficSample {
+  name: string;
+  port: number;
+  data: string | Buffer;
+}
 
-/** What scanners, browsers and clients send every day: no encoded payload in any of it. */
-export const ORDINARY = [
+const CRLF = (lines: string[]) => lines.join('\r\n') + '\r\n\r\n';
+
+/**
+ * What scanners, browsers and clients send every day: no encoded payload
+ * and no shellcode in any of it, but long tokens, hex hashes, cookies, user
+ * agents, form and JSON bodies, binary protocol headers.
+ */
+export const ORDINARY_TRAFFIC: readonly TrafficSample[] = [
   {
     name: 'browser GET with cookies',
     port: 80,
@@ -112,3 +131,14 @@ export const ORDINARY = [
     data: 'root\r\nxc3511\r\nenable\r\nsystem\r\nshell\r\nsh\r\n/bin/busybox ECCHI\r\n',
   },
 ];
+
+/** A TLS 1.2 ClientHello as scanners send it (binary; ordinary). */
+export const TLS_CLIENT_HELLO: Buffer = Buffer.from(
+  '16030100a5010000a10303' +
+    '5b1f6a3c8e2d4f7091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708' +
+    '00002000ffc02cc02bc030c02fc024c023c028c027c00ac009c014c013009d009c' +
+    '0100005800000014001200000f7777772e6578616d706c652e636f6d000a0008' +
+    '0006001d00170018000b00020100000d00140012040308040401050308050501' +
+    '0806060102010017000000230000ff01000100',
+  'hex',
+);
