@@ -1,5 +1,6 @@
 // The part of the SDK a plugin's own code may use at run time: definePlugin
-// and small helpers. It imports nothing (types only), so `honeytrap-plugin
+// and small helpers. It imports types only, plus the download helpers below
+// (node:crypto and core's import-free magic table), so `honeytrap-plugin
 // build` can bundle it into a worker plugin, whose worker may only load files
 // from the plugin's own folder.
 import type { Attack } from './types.js';
@@ -129,3 +130,7 @@ export function artifact(
     ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
   };
 }
+
+// Run-time helpers for download plugins (bundled with the rest of this file).
+export * from './describe-file.js';
+export * from './download.js';

@@ -1,0 +1,495 @@
+// What download plugins (http-download, ftp-download, tftp-download) share:
+// reading shell command lines out of attack text, finding URLs, taking the
+// URLs url-extract already found, and fetching a list of targets through
+// ctx.fetch, recording every attempt as a `download` finding and every file
+// fetched as an artifact. Run-time code, bundled into the plugins by
+// `honeytrap-plugin build`: it imports only describe-file.ts.
+import type { ArtifactOut, Finding, PluginOutput } from './types.js';
+import type { FetchResponse } from './core.js';
+import type { PluginContext } from './plugin.js';
+import { describeFile } from './describe-file.js';
+
+// ---- shell command lines ----
+
+/** One simple command of a shell (or cmd.exe) line. */
+export interface ShellCommand {
+  /** The program's name without its path: wget, tftp, echo... (busybox APPLET gives the applet). */
+  program: string;
+  /** The words after the program, quotes and backslashes removed. */
+  args: string[];
+  /** Byte offset of the program word in the text (latin1 text: one character per byte). */
+  offset: number;
+  /** The command as written, from the program to where it ends. */
+  text: string;
+  /** Run as `busybox APPLET` or `/bin/busybox APPLET`. */
+  busybox: boolean;
+}
+
+/** Characters that end a simple command: line ends, ; & | ` ( ) { } (also inside quotes: see shellCommands). */
+const ENDS_COMMAND = new Set(['\n', '\r', '\0', ';', '&', '|', '`', '(', ')', '{', '}']);
+/** Words before the program that do not change which program runs. */
+const PREFIX_WORDS = new Set([
+  'sudo',
+  'nohup',
+  'exec',
+  'command',
+  'then',
+  'do',
+  'else',
+  'eval',
+  'time',
+  'cmd',
+  'cmd.exe',
+  '/c',
+  '/k',
+  'start',
+  '/b',
+]);
+
+/** Shells whose `-c` argument is a command line (read as part of this one). */
+const SHELLS = new Set(['sh', 'bash', 'ash', 'dash', 'zsh', 'ksh']);
+
+/** Length of a word separator at i: space, tab, ${IFS} or $IFS; 0 when there is none. */
+function separatorAt(text: string, i: number): number {
+  const c = text[i];
+  if (c === ' ' || c === '\t') return 1;
+  if (c === '$') {
+    if (text.startsWith('${IFS}', i)) return 6;
+    if (text.startsWith('$IFS', i) && !/[A-Za-z0-9_]/.test(text[i + 4] ?? '')) return 4;
+  }
+  return 0;
+}
+
+/**
+ * The simple commands in `text`, in order. Commands are split at line ends,
+ * ; & | ` ( ) { } even inside quotes, because attackers nest them there
+ * (`bash -c "cd /tmp; wget http://…"`, `/shell?cmd='wget …'`); quote
+ * characters are removed from words rather than grouping them. Words that
+ * start a redirection (`>`, `2>`, `>>file`) are kept, so a caller can tell
+ * `echo get x >> f` from its arguments.
+ */
+export function shellCommands(text: string): ShellCommand[] {
+  const out: ShellCommand[] = [];
+  let i = 0;
+  while (i < text.length) {
+    // one segment: up to the next character that ends a command ($( and ${IFS} excepted)
+    const words: { word: string; at: number }[] = [];
+    let end = i;
+    while (end < text.length) {
+      const c = text[end]!;
+      if (c === '{' && text[end - 1] === '$') {
+        end++;
+        continue;
+      }
+      if (c === '}' && text.lastIndexOf('${', end) > text.lastIndexOf('}', end - 1)) {
+        end++;
+        continue;
+      }
+      if (ENDS_COMMAND.has(c)) break;
+      end++;
+    }
+    let k = i;
+    while (k < end) {
+      const sep = separatorAt(text, k);
+      if (sep) {
+        k += sep;
+        continue;
+      }
+      const at = k;
+      let word = '';
+      while (k < end && !separatorAt(text, k)) {
+        const c = text[k]!;
+        if (c === '\\' && k + 1 < end) {
+          word += text[k + 1];
+          k += 2;
+        } else {
+          if (c !== '"' && c !== "'") word += c;
+          k++;
+        }
+      }
+      if (word) words.push({ word, at });
+    }
+    const cmd = commandOf(text, words, end);
+    if (cmd) out.push(cmd);
+    i = end + 1;
+  }
+  return out;
+}
+
+function commandOf(
+  text: string,
+  words: { word: string; at: number }[],
+  end: number,
+): ShellCommand | undefined {
+  let k = 0;
+  let busybox = false;
+  for (; k < words.length; k++) {
+    const name = baseName(words[k]!.word);
+    if (name === 'busybox') busybox = true;
+    else if (SHELLS.has(name) && words[k + 1]?.word === '-c') k++;
+    else if (!PREFIX_WORDS.has(name) && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[k]!.word)) break;
+  }
+  const first = words[k];
+  if (!first) return undefined;
+  return {
+    program: baseName(first.word),
+    args: words.slice(k + 1).map((w) => w.word),
+    offset: first.at,
+    text: text.slice(first.at, end).trimEnd(),
+    busybox,
+  };
+}
+
+/** A program word as its name: no path, no leading @ (cmd.exe's echo-off), lower case. */
+function baseName(word: string): string {
+  return (word.split(/[/\\]/).pop() ?? '').replace(/^@/, '').toLowerCase();
+}
+
+/** A word that is a redirection (>, >>, 2>, 2>&1, >file, <file); `attached` when it carries its target. */
+export function redirection(word: string): { attached: boolean } | undefined {
+  const m = /^[0-9]*(?:>>?|<)(&?[0-9]*)(.*)$/.exec(word);
+  if (!m) return undefined;
+  return { attached: m[1] !== '' || m[2] !== '' };
+}
+
+/**
+ * A command's words as options and arguments. `valueOptions` are the short
+ * option letters and long option names that take a value (the next word, or
+ * the rest of the word: -Ofile, --output=file); other letters are flags and
+ * may be clustered (-qO-). Redirections and their targets are dropped.
+ */
+export function parseOptions(
+  args: string[],
+  valueOptions: { short: string; long?: string[] },
+): { options: Map<string, string | true>; operands: string[] } {
+  const options = new Map<string, string | true>();
+  const operands: string[] = [];
+  for (let k = 0; k < args.length; k++) {
+    const w = args[k]!;
+    const redirect = redirection(w);
+    if (redirect) {
+      if (!redirect.attached) k++;
+      continue;
+    }
+    if (w.startsWith('--') && w.length > 2) {
+      const eq = w.indexOf('=');
+      const name = eq < 0 ? w.slice(2) : w.slice(2, eq);
+      if (eq >= 0) options.set(name, w.slice(eq + 1));
+      else if (valueOptions.long?.includes(name) && k + 1 < args.length)
+        options.set(name, args[++k]!);
+      else options.set(name, true);
+    } else if (w.startsWith('-') && w.length > 1) {
+      for (let j = 1; j < w.length; j++) {
+        const letter = w[j]!;
+        if (!valueOptions.short.includes(letter)) {
+          options.set(letter, true);
+          continue;
+        }
+        const rest = w.slice(j + 1);
+        if (rest) options.set(letter, rest);
+        else if (k + 1 < args.length) options.set(letter, args[++k]!);
+        else options.set(letter, true);
+        break;
+      }
+    } else operands.push(w);
+  }
+  return { options, operands };
+}
+
+/** The value of the first of `names` that was given with a value. */
+export function optionValue(
+  options: Map<string, string | true>,
+  ...names: string[]
+): string | undefined {
+  for (const n of names) {
+    const v = options.get(n);
+    if (typeof v === 'string') return v;
+  }
+  return undefined;
+}
+
+// ---- hosts and URLs ----
+
+/** A host as attack text names it: a dotted IPv4 address, an IPv6 address or a dotted name. */
+export function plausibleHost(h: string): boolean {
+  if (h.includes(':')) return /^\[?[0-9A-Fa-f:.]+\]?$/.test(h) && h.split(':').length > 2;
+  if (/^[0-9.]+$/.test(h))
+    return /^\d{1,3}(\.\d{1,3}){3}$/.test(h) && h.split('.').every((o) => Number(o) < 256);
+  return /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.?$/.test(h) && /[A-Za-z]/.test(h.split('.').pop()!);
+}
+
+/** host[:port] for a URL (IPv6 in brackets; the port left out when it is the scheme's default). */
+export function urlAuthority(
+  host: string,
+  port: string | number | undefined,
+  defaultPort: number,
+): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const p = port === undefined ? defaultPort : Number(port);
+  return p === defaultPort ? h : `${h}:${p}`;
+}
+
+/** A file name or path as the path of a URL (each segment percent-encoded). */
+export function urlPath(file: string): string {
+  const path = file.split('/').map(encodeURIComponent).join('/');
+  return path.startsWith('/') ? path : `/${path}`;
+}
+
+/** A valid port number as written (1-65535), or undefined. */
+export function portNumber(word: string | undefined): number | undefined {
+  if (word === undefined || !/^\d{1,5}$/.test(word)) return undefined;
+  const p = Number(word);
+  return p >= 1 && p <= 65535 ? p : undefined;
+}
+
+/**
+ * Every URL of these schemes in `text`, with its offset. A URL ends at white
+ * space, a quote, < > ` \ ^ { } | ; or a control byte, and loses trailing
+ * punctuation (. , : ! ? *, an unbalanced ) or ]).
+ */
+export function findUrls(text: string, schemes: string[]): { url: string; offset: number }[] {
+  const re = new RegExp(
+    `(?<![A-Za-z0-9_+.-])(?:${schemes.join('|')})://[^\\s"'<>\`\\\\^{}|;\\x00-\\x1f\\x7f-\\xff]+`,
+    'gi',
+  );
+  const out: { url: string; offset: number }[] = [];
+  for (const m of text.matchAll(re)) {
+    let url = m[0];
+    for (;;) {
+      const last = url[url.length - 1]!;
+      if ('.,:!?*&'.includes(last)) url = url.slice(0, -1);
+      else if (last === ')' && count(url, '(') < count(url, ')')) url = url.slice(0, -1);
+      else if (last === ']' && count(url, '[') < count(url, ']')) url = url.slice(0, -1);
+      else break;
+    }
+    if (validUrl(url)) out.push({ url, offset: m.index });
+  }
+  return out;
+}
+
+function count(s: string, ch: string): number {
+  let n = 0;
+  for (const c of s) if (c === ch) n++;
+  return n;
+}
+
+function validUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return plausibleHost(u.hostname.replace(/^\[|\]$/g, '')) || u.hostname === 'localhost';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The text an HTTP server would see once it percent-decodes a request ("+" a
+ * space): exploits put their commands in query strings and form bodies
+ * (GET /shell?cd+/tmp;wget+http://…). Undefined when `text` is not an HTTP
+ * request or has nothing encoded.
+ */
+export function formDecoded(text: string): string | undefined {
+  if (!/^[A-Z][A-Z_-]{2,15} [^ \r\n]+ HTTP\/\d/m.test(text) || !/[%+]/.test(text)) return undefined;
+  return text
+    .replace(/\+/g, ' ')
+    .replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/**
+ * The URLs url-extract found in this attack (its `url` findings and the
+ * `url` its `command` findings rebuilt), for a plugin with
+ * `"after": ["url-extract"]`. Empty when url-extract did not run.
+ */
+export function urlExtractTargets(
+  results: Record<string, PluginOutput> | undefined,
+  schemes: string[],
+): DownloadTarget[] {
+  const out: DownloadTarget[] = [];
+  for (const f of results?.['url-extract']?.findings ?? []) {
+    const url = f.type === 'url' ? f.value : f.type === 'command' ? f.meta?.url : undefined;
+    if (typeof url !== 'string') continue;
+    const scheme = /^([A-Za-z]+):\/\//.exec(url)?.[1]?.toLowerCase();
+    if (!scheme || !schemes.includes(scheme)) continue;
+    out.push({
+      url,
+      ...(f.offset === undefined ? {} : { offset: f.offset }),
+      via:
+        f.type === 'command' ? `url-extract ${String(f.meta?.tool ?? 'command')}` : 'url-extract',
+    });
+  }
+  return out;
+}
+
+/** The input of an attack or artifact task as latin1 text (one character per byte). */
+export function taskText(input: {
+  kind: string;
+  attack: { received: { data: string } };
+  artifact?: { data: string };
+}): string {
+  const b64 = input.kind === 'artifact' ? (input.artifact?.data ?? '') : input.attack.received.data;
+  return Buffer.from(b64, 'base64').toString('latin1');
+}
+
+// ---- fetching ----
+
+/** Something to download, and where it was found. */
+export interface DownloadTarget {
+  url: string;
+  /** Byte offset in the input where it was found (the finding's offset). */
+  offset?: number;
+  /** How it was found: url, wget, curl, tftp, ftpget, ftp-script, url-extract ... */
+  via?: string;
+}
+
+export interface DownloadOptions {
+  /** At most this many targets are fetched per task; the rest get one `note` finding. */
+  maxDownloads: number;
+  /** Largest file; a longer one is cut by the host and recorded as failed (truncated). */
+  maxBytes?: number;
+  /** Per fetch; the host's plugins.network.timeoutMs caps it. */
+  timeoutMs?: number;
+  /** http(s) redirects followed (each hop through ctx.fetch, so the same egress checks). Default 3. */
+  maxRedirects?: number;
+}
+
+/** Whether the answer is the file: a 2xx HTTP or FTP reply, TFTP's 0 (transfer complete). */
+function succeeded(url: string, status: number): boolean {
+  return url.toLowerCase().startsWith('tftp:') ? status === 0 : status >= 200 && status < 300;
+}
+
+/** The last path segment of a URL, decoded; the host when there is none. */
+export function fileName(url: string): string {
+  try {
+    const u = new URL(url);
+    const last = u.pathname.split('/').pop() ?? '';
+    let name = last;
+    try {
+      name = decodeURIComponent(last);
+    } catch {
+      // not valid percent-encoding: keep it as written
+    }
+    return name || u.hostname;
+  } catch {
+    return 'download';
+  }
+}
+
+type Meta = Record<string, string | number | boolean>;
+
+/**
+ * One target: fetched (following http redirects), described, and turned into
+ * its finding and, when the file came, an artifact.
+ */
+async function downloadOne(
+  ctx: Pick<PluginContext, 'fetch'>,
+  target: DownloadTarget,
+  opts: DownloadOptions,
+): Promise<{ finding: Finding; data?: Buffer }> {
+  const meta: Meta = {};
+  if (target.via) meta.via = target.via;
+  let url = target.url;
+  let res: FetchResponse | undefined;
+  const started = Date.now();
+  try {
+    for (let hop = 0; ; hop++) {
+      res = await ctx.fetch({
+        url,
+        ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }),
+        ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+      });
+      const location = res.headers.location;
+      if (!/^https?:/i.test(url) || res.status < 300 || res.status > 399 || !location) break;
+      if (hop >= (opts.maxRedirects ?? 3)) break;
+      url = new URL(location, url).href;
+      meta.redirects = hop + 1;
+    }
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    meta.status = code === 'HT_PLUGIN_DENIED' ? 'refused' : 'failed';
+    meta.error = err instanceof Error ? err.message : String(err);
+    if (typeof code === 'string') meta.errorCode = code;
+    meta.durationMs = Date.now() - started;
+    return { finding: downloadFinding(target, meta) };
+  }
+  if (url !== target.url) meta.finalUrl = url;
+  meta.code = res.status;
+  if (res.statusText) meta.statusText = res.statusText;
+  if (res.address) meta.address = res.address;
+  meta.durationMs = res.durationMs ?? Date.now() - started;
+  const serverType = res.headers['content-type'];
+  if (serverType) meta.serverType = serverType;
+  const data = Buffer.from(res.body, 'base64');
+  const ok = succeeded(url, res.status) && !res.truncated;
+  meta.status = ok ? 'ok' : 'failed';
+  if (res.truncated) {
+    meta.truncated = true;
+    meta.error = `cut at ${data.length} bytes (the file is larger than the size limit)`;
+  } else if (!ok) meta.error = `${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+  if (ok || data.length) Object.assign(meta, describeFile(data));
+  return ok
+    ? { finding: downloadFinding(target, meta), data }
+    : { finding: downloadFinding(target, meta) };
+}
+
+function downloadFinding(target: DownloadTarget, meta: Meta): Finding {
+  return {
+    type: 'download',
+    value: target.url,
+    ...(target.offset === undefined ? {} : { offset: target.offset }),
+    meta,
+  };
+}
+
+/**
+ * Fetches each target once (the first time its URL is named; targets beyond
+ * maxDownloads are not fetched and counted in a `note` finding), at the same
+ * time, through ctx.fetch. Every attempt becomes a `download` finding whose
+ * value is the URL and whose meta has `status` (ok, failed: the server said
+ * no, the connection failed or timed out, the file was too large; refused:
+ * the host's egress policy said no), `code`/`statusText` (the protocol's
+ * answer) or `error`/`errorCode`, and for a file: `size`, `md5`, `sha1`,
+ * `sha256`, `sha512`, `fileType`, `fileDescription`, `contentType`. Each file
+ * fetched is an artifact named after the URL's last path segment (one per
+ * distinct content).
+ */
+export async function downloadAll(
+  ctx: Pick<PluginContext, 'fetch' | 'log'>,
+  targets: DownloadTarget[],
+  opts: DownloadOptions,
+): Promise<{ findings: Finding[]; artifacts: ArtifactOut[] }> {
+  const seen = new Set<string>();
+  const unique: DownloadTarget[] = [];
+  for (const t of targets) {
+    let key = t.url;
+    try {
+      key = new URL(t.url).href;
+    } catch {
+      // not a URL: fetched (and refused by the host) as written
+    }
+    if (seen.has(key)) continue;
+    seen.add(key);
+    unique.push(t);
+  }
+  const chosen = unique.slice(0, opts.maxDownloads);
+  const results = await Promise.all(chosen.map((t) => downloadOne(ctx, t, opts)));
+  const findings = results.map((r) => r.finding);
+  const artifacts: ArtifactOut[] = [];
+  const stored = new Set<string>();
+  results.forEach((r, k) => {
+    const sha256 = r.finding.meta?.sha256;
+    if (!r.data || typeof sha256 !== 'string' || stored.has(sha256)) return;
+    stored.add(sha256);
+    artifacts.push({
+      name: fileName(chosen[k]!.url),
+      contentType: String(r.finding.meta?.contentType),
+      data: r.data.toString('base64'),
+    });
+  });
+  const skipped = unique.length - chosen.length;
+  if (skipped > 0) {
+    const note = `${skipped} more download target(s) not fetched (maxDownloads ${opts.maxDownloads})`;
+    ctx.log(note);
+    findings.push({ type: 'note', value: note });
+  }
+  return { findings, artifacts };
+}
