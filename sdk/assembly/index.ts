@@ -12,6 +12,6 @@
 // network. `honeytrap-plugin build` resolves this import to the SDK running
 // it; plain asc finds it in node_modules/@honeytrap/sdk/assembly/.
 export { log, receivedBytes, sentBytes, artifactBytes, isArtifactTask, taskBytes, latin1, receivedText } from "./task";
-export { jsonLocate, jsonRaw, jsonString, jsonNumber, unitAt } from "./json";
+export { jsonBool, jsonLocate, jsonNumber, jsonRaw, jsonString, unitAt } from "./json";
 export { base64Decode, base64Digit, base64Encode, base64Field } from "./base64";
 export { Meta, artifact, finding, jsonQuote, output } from "./result";

@@ -61,15 +61,15 @@ function skipValue(p: usize, n: i32, i: i32): i32 {
   return i;
 }
 
-/** Whether the key string at i (opening quote) .. end (after the closing quote) is `key`. */
-function keyIs(p: usize, i: i32, end: i32, key: string): bool {
-  if (end - i - 2 != key.length) return false;
-  for (let k = 0; k < key.length; k++) if (unitAt(p, i + 1 + k) != key.charCodeAt(k)) return false;
+/** Whether the key string at i (opening quote) .. end (after the closing quote) is path[from, to). */
+function keyIs(p: usize, i: i32, end: i32, path: string, from: i32, to: i32): bool {
+  if (end - i - 2 != to - from) return false;
+  for (let k = from; k < to; k++) if (unitAt(p, i + 1 + k - from) != path.charCodeAt(k)) return false;
   return true;
 }
 
-/** In the object at i ('{'), where the value of `key` starts, or -1. */
-function member(p: usize, n: i32, i: i32, key: string): i32 {
+/** In the object at i ('{'), where the value of the key path[from, to) starts, or -1. */
+function member(p: usize, n: i32, i: i32, path: string, from: i32, to: i32): i32 {
   i = skipWs(p, n, i);
   if (i >= n || unitAt(p, i) != 0x7b) return -1;
   i++;
@@ -77,7 +77,7 @@ function member(p: usize, n: i32, i: i32, key: string): i32 {
     i = skipWs(p, n, i);
     if (i >= n || unitAt(p, i) != 0x22) return -1;
     const keyEnd = skipString(p, n, i);
-    const found = keyIs(p, i, keyEnd, key);
+    const found = keyIs(p, i, keyEnd, path, from, to);
     i = skipWs(p, n, keyEnd);
     if (i >= n || unitAt(p, i) != 0x3a) return -1;
     const value = skipWs(p, n, i + 1);
@@ -98,10 +98,13 @@ export function jsonLocate(json: string, path: string): i32 {
   const p = changetype<usize>(json);
   const n = json.length;
   let at = skipWs(p, n, 0);
-  const keys = path.split(".");
-  for (let k = 0; k < keys.length; k++) {
-    at = member(p, n, at, keys[k]);
-    if (at < 0) return -1;
+  let from = 0;
+  while (at >= 0) {
+    let to = path.indexOf(".", from);
+    if (to < 0) to = path.length;
+    at = member(p, n, at, path, from, to);
+    if (to == path.length) break;
+    from = to + 1;
   }
   return at;
 }
@@ -158,4 +161,13 @@ export function jsonNumber(json: string, path: string, fallback: f64 = 0): f64 {
   if (raw === null) return fallback;
   const n = parseFloat(raw);
   return isNaN(n) ? fallback : n;
+}
+
+/** The boolean at a dotted path ("config.verbose"), or `fallback` when it is absent or not a boolean. */
+export function jsonBool(json: string, path: string, fallback: bool = false): bool {
+  const raw = jsonRaw(json, path);
+  if (raw === null) return fallback;
+  if (raw == "true") return true;
+  if (raw == "false") return false;
+  return fallback;
 }

@@ -2,7 +2,7 @@
 // well-known stubs, in 32-bit x86 code (and one x86-64 stub). Each is built
 // from the instruction encodings (Intel SDM vol. 2), so a match means the
 // bytes decode to that instruction sequence.
-import { Meta, findingWithMeta } from "./result";
+import { Meta, finding } from "@honeytrap/sdk/assembly";
 
 export class Config {
   minSledLength: i32 = 16;
@@ -64,7 +64,7 @@ export class Scanner {
       .str("arch", name.startsWith("linux-x64") ? "x86-64" : "x86")
       .num("length", length)
       .append(meta);
-    this.hits.push(new Hit(offset, findingWithMeta("signature", name, offset, all)));
+    this.hits.push(new Hit(offset, finding("signature", name, offset, all)));
   }
 
   // ---- GetPC ----

@@ -5,14 +5,12 @@
 // (Metasploit shikata_ga_nai and friends, Linux and Windows shellcode idioms).
 // Each match is a `signature` finding with its byte offset; meta.pattern
 // names it. Build with `honeytrap-plugin build`.
-import { jsonNumber, jsonRaw, jsonString, log } from "./honeytrap";
-import { base64Field, jsonValue } from "./input";
+import { jsonNumber, jsonRaw, log, output, taskBytes } from "@honeytrap/sdk/assembly";
 import { Config, Hit, Scanner } from "./detect";
-import { result } from "./result";
 
 function readConfig(input: string): Config {
   const cfg = new Config();
-  const raw = jsonValue(input, "config");
+  const raw = jsonRaw(input, "config");
   if (raw === null) return cfg;
   cfg.minSledLength = <i32>jsonNumber(raw, "minSledLength", cfg.minSledLength);
   cfg.minSledDistinct = <i32>jsonNumber(raw, "minSledDistinct", cfg.minSledDistinct);
@@ -23,23 +21,10 @@ function readConfig(input: string): Config {
   return cfg;
 }
 
-/** Input length (characters) above which a task ends with a full garbage collection. */
-const LARGE_INPUT = 1 << 20;
-
 /** input: the task as JSON text. Returns {"findings": [...]} as JSON text. */
 export function analyze(input: string): string {
-  const out = analyzeTask(input);
-  // After a large task (a big artifact) free its garbage now, before the host
-  // copies the next task in: the next large input must fit in one piece.
-  if (input.length > LARGE_INPUT) __collect();
-  return out;
-}
-
-function analyzeTask(input: string): string {
   const cfg = readConfig(input);
-  const kind = jsonString(input, "kind");
-  const data = base64Field(input, kind !== null && kind == "artifact" ? "artifact.data" : "attack.received.data");
-  const s = new Scanner(data, cfg);
+  const s = new Scanner(taskBytes(input), cfg);
   s.run();
   if (s.dropped > 0) log("more matches than maxFindings (" + cfg.maxFindings.toString() + "): the rest are not reported");
   // By offset: a stub is reported at its first byte, found after its GetPC.
@@ -56,5 +41,5 @@ function analyzeTask(input: string): string {
   }
   const out = new Array<string>(hits.length);
   for (let k = 0; k < hits.length; k++) out[k] = hits[k].json;
-  return result(out);
+  return output(out);
 }

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { attackFixture, loadPlugin } from '@honeytrap/sdk';
-import { CLIENT_HELLO, ORDINARY, asm, prng } from './corpus.mjs';
+import { ORDINARY_TRAFFIC, TLS_CLIENT_HELLO, prng } from '@honeytrap/sdk/testing';
+import { asm } from './asm.mjs';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -462,7 +463,7 @@ describe('artifacts', () => {
 });
 
 describe('false positives', () => {
-  for (const o of ORDINARY) {
+  for (const o of ORDINARY_TRAFFIC) {
     test(`nothing in: ${o.name}`, async () => {
       const out = await run(o.data, o.port);
       assert.deepEqual(out, { findings: [], artifacts: [] });
@@ -470,7 +471,7 @@ describe('false positives', () => {
   }
 
   test('nothing in a TLS ClientHello', async () => {
-    assert.deepEqual(found(await run(CLIENT_HELLO, 443)), []);
+    assert.deepEqual(found(await run(TLS_CLIENT_HELLO, 443)), []);
   });
 
   test('nothing in text, padding and the byte tables of compiled programs', async () => {

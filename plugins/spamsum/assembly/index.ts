@@ -16,7 +16,7 @@
 // nothing but the task text itself is held in memory, whatever the size. The
 // hash state lives in static memory (memory.data), not in managed arrays: the
 // per-byte loop then touches no garbage-collected object.
-import { jsonQuote } from "./honeytrap";
+import { Meta, base64Digit, finding, isArtifactTask, jsonBool, jsonLocate, jsonNumber, jsonRaw, output, unitAt } from "@honeytrap/sdk/assembly";
 
 const ROLLING_WINDOW: u32 = 7;
 const NUM_BLOCKHASHES: i32 = 31;
@@ -233,120 +233,7 @@ function digestText(elimSeq: bool): string | null {
   return (<u64>3 << <u64>bi).toString() + ":" + first + ":" + second;
 }
 
-// ---- the task: JSON text read in place (no substrings of the large values) ----
-
-@inline
-function at(base: usize, i: i32): u32 {
-  return load<u16>(base + (<usize>i << 1));
-}
-
-function skipWs(base: usize, len: i32, i: i32): i32 {
-  while (i < len) {
-    const c = at(base, i);
-    if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) break;
-    i++;
-  }
-  return i;
-}
-
-/** i at an opening quote: the index of the closing quote. */
-function stringEnd(base: usize, len: i32, i: i32): i32 {
-  for (i++; i < len; i++) {
-    const c = at(base, i);
-    if (c == 0x22) return i;
-    if (c == 0x5c) i++;
-  }
-  return len;
-}
-
-/** The index after the JSON value that starts at i. */
-function skipValue(base: usize, len: i32, i: i32): i32 {
-  const c = at(base, i);
-  if (c == 0x22) return stringEnd(base, len, i) + 1;
-  if (c == 0x7b || c == 0x5b) {
-    let depth = 0;
-    while (i < len) {
-      const d = at(base, i);
-      if (d == 0x22) {
-        i = stringEnd(base, len, i) + 1;
-        continue;
-      }
-      if (d == 0x7b || d == 0x5b) depth++;
-      else if (d == 0x7d || d == 0x5d) {
-        if (--depth == 0) return i + 1;
-      }
-      i++;
-    }
-    return len;
-  }
-  while (i < len) {
-    const d = at(base, i);
-    if (d == 0x2c || d == 0x7d || d == 0x5d || d <= 0x20) break;
-    i++;
-  }
-  return i;
-}
-
-/** Whether the JSON string at i (its opening quote, no escapes) is `key`. */
-function keyIs(base: usize, i: i32, end: i32, key: string): bool {
-  if (end - i - 1 != key.length) return false;
-  for (let k = 0; k < key.length; k++) {
-    if (at(base, i + 1 + k) != <u32>key.charCodeAt(k)) return false;
-  }
-  return true;
-}
-
-/** In the object whose '{' is at obj, where the value of `key` starts, or -1. */
-function member(base: usize, len: i32, obj: i32, key: string): i32 {
-  if (obj < 0 || obj >= len || at(base, obj) != 0x7b) return -1;
-  let i = skipWs(base, len, obj + 1);
-  while (i < len && at(base, i) == 0x22) {
-    const keyEnd = stringEnd(base, len, i);
-    const match = keyIs(base, i, keyEnd, key);
-    i = skipWs(base, len, keyEnd + 1);
-    if (i >= len || at(base, i) != 0x3a) return -1;
-    const value = skipWs(base, len, i + 1);
-    if (match) return value;
-    i = skipWs(base, len, skipValue(base, len, value));
-    if (i >= len || at(base, i) != 0x2c) return -1;
-    i = skipWs(base, len, i + 1);
-  }
-  return -1;
-}
-
-function isLiteral(base: usize, len: i32, i: i32, word: string): bool {
-  if (i < 0 || i + word.length > len) return false;
-  for (let k = 0; k < word.length; k++) {
-    if (at(base, i + k) != <u32>word.charCodeAt(k)) return false;
-  }
-  return true;
-}
-
-function integerAt(base: usize, len: i32, i: i32, fallback: i64): i64 {
-  if (i < 0) return fallback;
-  let n: i64 = 0;
-  let digits = 0;
-  while (i < len) {
-    const c = at(base, i);
-    if (c < 0x30 || c > 0x39) break;
-    n = n * 10 + <i64>(c - 0x30);
-    digits++;
-    i++;
-  }
-  return digits > 0 ? n : fallback;
-}
-
-/** Base64 digit values by character (standard and URL-safe alphabets), 0xff for the rest. */
-const B64_VALUES = memory.data(256);
-memory.fill(B64_VALUES, 0xff, 256);
-for (let k = 0; k < 64; k++) store<u8>(B64_VALUES + <usize>B64.charCodeAt(k), <u8>k);
-store<u8>(B64_VALUES + 0x2d, 62); // -
-store<u8>(B64_VALUES + 0x5f, 63); // _
-
-@inline
-function b64Value(c: u32): u32 {
-  return c < 256 ? <u32>load<u8>(B64_VALUES + <usize>c) : 0xff;
-}
+// ---- the task: the base64 read in place (no copy of the large value) ----
 
 /** Hashes the base64 JSON string whose opening quote is at i; returns how many bytes it held. */
 function hashBase64At(base: usize, len: i32, i: i32): u64 {
@@ -354,9 +241,9 @@ function hashBase64At(base: usize, len: i32, i: i32): u64 {
   let end = i + 1;
   let digits: u64 = 0;
   for (; end < len; end++) {
-    const c = at(base, end);
+    const c = <u32>unitAt(base, end);
     if (c == 0x22) break;
-    if (b64Value(c) != 0xff) digits++;
+    if (base64Digit(c) != 0xff) digits++;
   }
   const size = (digits * 6) >> 3;
   begin(size);
@@ -364,7 +251,7 @@ function hashBase64At(base: usize, len: i32, i: i32): u64 {
   let acc: u32 = 0;
   let bits: u32 = 0;
   for (let k = i + 1; k < end; k++) {
-    const v = b64Value(at(base, k));
+    const v = base64Digit(<u32>unitAt(base, k));
     if (v == 0xff) continue;
     acc = (acc << 6) | v;
     bits += 6;
@@ -376,39 +263,27 @@ function hashBase64At(base: usize, len: i32, i: i32): u64 {
   return size;
 }
 
-const NONE = '{"findings":[]}';
-
 /** input: the task as JSON text. Returns {"findings": [...]} as JSON text. */
 export function analyze(input: string): string {
-  const base = changetype<usize>(input);
-  const len = input.length;
-  const root = skipWs(base, len, 0);
-  const isArtifact = isLiteral(base, len, member(base, len, root, "kind"), '"artifact"');
-  let data: i32 = -1;
-  let truncated = false;
-  if (isArtifact) {
-    data = member(base, len, member(base, len, root, "artifact"), "data");
-  } else {
-    const received = member(base, len, member(base, len, root, "attack"), "received");
-    data = member(base, len, received, "data");
-    truncated = isLiteral(base, len, member(base, len, received, "truncated"), "true");
-  }
-  if (data < 0 || at(base, data) != 0x22) return NONE;
-  const config = member(base, len, root, "config");
-  const minBytes = integerAt(base, len, member(base, len, config, "minBytes"), 1);
-  const elimSeq = isLiteral(base, len, member(base, len, config, "eliminateSequences"), "true");
+  const none = output([]);
+  const isArtifact = isArtifactTask(input);
+  const data = jsonLocate(input, isArtifact ? "artifact.data" : "attack.received.data");
+  if (data < 0 || unitAt(changetype<usize>(input), data) != 0x22) return none;
+  const truncated = !isArtifact && jsonBool(input, "attack.received.truncated");
+  // config is read from its own text: a path from the root would step over the attack again
+  const raw = jsonRaw(input, "config");
+  const config = raw !== null ? raw : "";
+  const minBytes = jsonNumber(config, "minBytes", 1);
 
-  const size = hashBase64At(base, len, data);
-  if (<i64>size < minBytes) return NONE;
-  const value = digestText(elimSeq);
-  if (value === null) return NONE;
-  let meta =
-    '"algorithm":"ssdeep","input":' +
-    (isArtifact ? '"artifact"' : '"received"') +
-    ',"size":' +
-    size.toString() +
-    ',"blocksize":' +
-    value.substring(0, value.indexOf(":"));
-  if (truncated) meta += ',"truncated":true';
-  return '{"findings":[{"type":"hash","value":' + jsonQuote(value) + ',"meta":{' + meta + "}}]}";
+  const size = hashBase64At(changetype<usize>(input), input.length, data);
+  if (<f64>size < minBytes) return none;
+  const value = digestText(jsonBool(config, "eliminateSequences"));
+  if (value === null) return none;
+  const meta = new Meta()
+    .str("algorithm", "ssdeep")
+    .str("input", isArtifact ? "artifact" : "received")
+    .num("size", <i64>size)
+    .num("blocksize", <i64>parseInt(value.substring(0, value.indexOf(":"))));
+  if (truncated) meta.bool("truncated", true);
+  return output([finding("hash", value, -1, meta)]);
 }
