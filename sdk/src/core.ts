@@ -24,7 +24,7 @@ export {
 } from '@honeytrap/core/dist/plugins/manifest.js';
 export type { ManifestResult } from '@honeytrap/core/dist/plugins/manifest.js';
 export { wantsArtifact, wantsAttack } from '@honeytrap/core/dist/plugins/filters.js';
-export { HostBroker } from '@honeytrap/core/dist/plugins/broker.js';
+export { HostBroker, networkPolicy } from '@honeytrap/core/dist/plugins/broker/index.js';
 export { checkEgress } from '@honeytrap/core/dist/plugins/egress.js';
 export { checkPluginOutput } from '@honeytrap/core/dist/plugins/output.js';
 export {

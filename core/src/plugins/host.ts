@@ -7,7 +7,7 @@ import type { ResolvedConfig } from '../generated/config-resolved.js';
 import type { Logger } from '../log.js';
 import { paths } from '../paths.js';
 import type { AttackStore } from '../store/attack-store.js';
-import { HostBroker } from './broker.js';
+import { HostBroker } from './broker/index.js';
 import type { Engine } from './engine.js';
 import { PluginPipeline, type PipelineStats } from './pipeline.js';
 import { PluginRegistry, type PluginView } from './registry.js';
@@ -26,11 +26,7 @@ export class PluginHost {
     log: Logger,
   ) {
     const dirs = [...cfg.dirs, ...(cfg.builtin ? [join(paths.core, '..', 'plugins')] : [])];
-    const broker = new HostBroker({
-      allowPrivate: false,
-      maxBytes: cfg.maxArtifactBytes,
-      timeoutMs: 30_000,
-    });
+    const broker = new HostBroker(cfg.network);
     this.registry = new PluginRegistry(dirs, cfg, engines, broker, store, log);
     this.pipeline = new PluginPipeline(this.registry, store, cfg, log);
   }

@@ -10,6 +10,7 @@ import type { Attack } from '../types.js';
 import type { ArtifactOut, Finding, PluginOutput } from '../types.js';
 import {
   HostBroker,
+  networkPolicy,
   corePaths,
   checkEgress,
   checkPluginOutput,
@@ -44,6 +45,8 @@ export interface HarnessOptions {
   fetch?: (req: FetchRequest, attack: Attack) => FetchResponse | Promise<FetchResponse>;
   /** Let the real broker reach loopback and private addresses (a local test server). */
   allowPrivateNetwork?: boolean;
+  /** The daemon's plugins.network for the real broker (hosts, limits); defaults as in the daemon. */
+  network?: Parameters<typeof networkPolicy>[0];
   /** The daemon's plugins.maxResultBytes (default: the daemon's default). */
   maxResultBytes?: number;
   /** The daemon's plugins.maxArtifactBytes (default: the daemon's default). */
@@ -149,11 +152,9 @@ export class PluginUnderTest {
       r.plugin.manifest.engine === 'worker' ? await workerEngine(log) : await wasmEngine(log);
     const broker: NetworkBroker = opts.fetch
       ? new StubBroker(opts.fetch)
-      : new HostBroker({
-          allowPrivate: opts.allowPrivateNetwork ?? false,
-          maxBytes: opts.maxArtifactBytes ?? configDefault('maxArtifactBytes'),
-          timeoutMs: 30_000,
-        });
+      : new HostBroker(
+          networkPolicy({ allowPrivate: opts.allowPrivateNetwork ?? false, ...opts.network }),
+        );
     p.runner = await engine.start(r.plugin, broker);
     return p;
   }
