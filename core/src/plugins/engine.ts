@@ -5,6 +5,7 @@
 import { HoneytrapError, type ErrorCode } from '../errors.js';
 import type { Attack } from '../generated/attack.js';
 import type { ResolvedManifest } from '../generated/plugin-manifest-resolved.js';
+import type { PluginRecord } from '../generated/plugin-record.js';
 import type { PluginOutput } from '../generated/plugin-result.js';
 
 /**
@@ -29,10 +30,17 @@ export interface ArtifactInput {
 
 /** What one task gets. Plain JSON: it crosses a thread boundary. */
 export interface PluginTaskInput {
-  kind: 'attack' | 'artifact';
+  kind: 'attack' | 'artifact' | 'report';
   /** The attack string (for an artifact task: the attack that led to the artifact). */
   attack: Attack;
   artifact?: ArtifactInput;
+  /**
+   * Report tasks: every plugin's record for this attack as `honeytrap attacks
+   * show` merges them (artifact-task records under `name@sha12`).
+   */
+  records?: Record<string, PluginRecord>;
+  /** Report tasks with consumes.reports.artifactData: the attack's artifacts with their bytes. */
+  artifacts?: ArtifactInput[];
   /** The plugin's own config (plugins.config.<name>), validated against its configSchema. */
   config: Record<string, unknown>;
   /** Outputs of the plugins named in the manifest's `after`, by name. */
@@ -102,6 +110,57 @@ export interface NetworkBroker {
   exchange(plugin: LoadedPlugin, attack: Attack, req: ExchangeRequest): Promise<ExchangeResponse>;
 }
 
+/** ctx.files append: rotate when the file would grow past maxBytes, keeping `keep` files (name, name.1 … name.(keep-1)). */
+export interface RotateOptions {
+  maxBytes: number;
+  keep: number;
+}
+
+/** One ctx.files operation (capability files); names are relative paths inside the plugin's folder. */
+export type FilesCall =
+  | { op: 'append'; name: string; data: string | Uint8Array; rotate?: RotateOptions }
+  | { op: 'write'; name: string; data: string | Uint8Array; exclusive?: boolean }
+  | { op: 'stat'; name: string }
+  | { op: 'list'; dir?: string }
+  | { op: 'remove'; name: string };
+
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+}
+
+export interface DbStatement {
+  sql: string;
+  params?: unknown[];
+}
+
+export interface DbResult {
+  rows: Record<string, unknown>[];
+  rowCount: number;
+}
+
+/** One ctx.db operation (capability database). */
+export type DbCall =
+  ({ op: 'query' } & DbStatement) | { op: 'transaction'; statements: DbStatement[] };
+
+/** What a task asks of the host; the engine checks the manifest grants it before the host serves it. */
+export type HostCall =
+  | { kind: 'fetch'; req: FetchRequest }
+  | { kind: 'exchange'; req: ExchangeRequest }
+  | { kind: 'files'; call: FilesCall }
+  | { kind: 'db'; call: DbCall };
+
+/**
+ * Everything a task may ask of the host: the network broker plus the file and
+ * database services. `files` and `db` are absent where no such service exists
+ * (a call then fails as unavailable). Every call names the attack of the task
+ * that made it (the child process of isolation "process" maps it to its run).
+ */
+export interface HostServices extends NetworkBroker {
+  files?(plugin: LoadedPlugin, attack: Attack, call: FilesCall): Promise<unknown>;
+  db?(plugin: LoadedPlugin, attack: Attack, call: DbCall): Promise<unknown>;
+}
+
 export interface PluginRunner {
   /**
    * Runs one task. At most manifest.limits.concurrency tasks run at once (the
@@ -119,7 +178,7 @@ export interface PluginRunner {
 export interface Engine {
   readonly name: 'worker' | 'wasm';
   /** Loads the plugin and probes it once; rejects with HT_PLUGIN_LOAD when it cannot run. */
-  start(plugin: LoadedPlugin, broker: NetworkBroker): Promise<PluginRunner>;
+  start(plugin: LoadedPlugin, host: HostServices): Promise<PluginRunner>;
 }
 
 export class PluginError extends HoneytrapError {

@@ -1,4 +1,6 @@
-// Which plugins a finished attack or an artifact goes to (the manifest's consumes).
+// Which plugins a finished attack, an artifact or a report goes to (the
+// manifest's consumes). A plugin that consumes only reports gets neither
+// attacks nor artifacts.
 import type { Attack } from '../generated/attack.js';
 import type { ResolvedManifest } from '../generated/plugin-manifest-resolved.js';
 import { parsePortSpec } from '../config/ports.js';
@@ -27,4 +29,9 @@ export function wantsArtifact(m: ResolvedManifest, contentType: string, size: nu
   return f.contentTypes.some((t) =>
     t.endsWith('/*') ? contentType.startsWith(t.slice(0, -1)) : t === contentType,
   );
+}
+
+/** An output plugin: it gets a report of every attack once the analysis is done (worker engine only). */
+export function wantsReports(m: ResolvedManifest): boolean {
+  return m.consumes.reports !== undefined && m.engine === 'worker';
 }

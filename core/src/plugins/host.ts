@@ -1,6 +1,6 @@
 // The plugin host as the daemon sees it: the registry (what is loaded), the
-// pipeline (what runs), the engines and the network broker, started and
-// stopped together.
+// pipeline (what runs), the engines and the host services (network broker,
+// files, databases), started and stopped together.
 import { join } from 'node:path';
 import type { Attack } from '../generated/attack.js';
 import type { ResolvedConfig } from '../generated/config-resolved.js';
@@ -11,6 +11,7 @@ import { HostBroker } from './broker/index.js';
 import type { Engine } from './engine.js';
 import { PluginPipeline, type PipelineStats } from './pipeline.js';
 import { PluginRegistry, type PluginView } from './registry.js';
+import { PluginServices } from './services/index.js';
 
 /** How long shutdown waits for plugins to finish the attacks they have. */
 const DRAIN_MS = 10_000;
@@ -18,6 +19,7 @@ const DRAIN_MS = 10_000;
 export class PluginHost {
   readonly registry: PluginRegistry;
   readonly pipeline: PluginPipeline;
+  readonly services: PluginServices;
 
   constructor(
     cfg: ResolvedConfig['plugins'],
@@ -27,12 +29,19 @@ export class PluginHost {
   ) {
     const dirs = [...cfg.dirs, ...(cfg.builtin ? [join(paths.core, '..', 'plugins')] : [])];
     const broker = new HostBroker(cfg.network);
-    this.registry = new PluginRegistry(dirs, cfg, engines, broker, store, log);
+    this.services = new PluginServices(broker, {
+      files: cfg.files,
+      databases: cfg.databases,
+      dataDir: store.path,
+    });
+    this.registry = new PluginRegistry(dirs, cfg, engines, this.services, store, log);
     this.pipeline = new PluginPipeline(this.registry, store, cfg, log);
   }
 
-  start(): Promise<void> {
-    return this.registry.start();
+  async start(): Promise<void> {
+    await this.registry.start();
+    // Plugins are loaded: reports left in the outbox by an earlier run go out now.
+    await this.pipeline.start();
   }
 
   submit(attack: Attack): void {
@@ -56,6 +65,8 @@ export class PluginHost {
       this.pipeline.drained(),
       new Promise((r) => setTimeout(r, DRAIN_MS).unref()),
     ]);
+    await this.pipeline.stop();
     await this.registry.stop();
+    await this.services.close();
   }
 }

@@ -82,10 +82,7 @@ function semanticErrors(m: ResolvedManifest): string[] {
   const net = m.capabilities.network;
   if (net?.egress === 'allow-list' && (net.hosts ?? []).length === 0)
     errors.push('/capabilities/network/hosts: egress allow-list needs at least one host');
-  if (net && m.engine === 'wasm')
-    errors.push(
-      '/capabilities/network: the wasm engine has no network access in manifest version 1',
-    );
+  if (m.engine === 'wasm') errors.push(...wasmRefusals(m));
   if (m.after.includes(m.name)) errors.push(`/after: a plugin cannot run after itself`);
   if (m.configSchema !== undefined) {
     try {
@@ -94,6 +91,32 @@ function semanticErrors(m: ResolvedManifest): string[] {
       errors.push(`/configSchema: not a valid JSON Schema: ${(err as Error).message}`);
     }
   }
+  return errors;
+}
+
+/** What the wasm engine cannot give: host calls and reports are worker-engine features. */
+function wasmRefusals(m: ResolvedManifest): string[] {
+  const why = 'the wasm engine has no host calls; use the worker engine';
+  const errors: string[] = [];
+  if (m.capabilities.network)
+    errors.push(
+      `/capabilities/network: the wasm engine has no network access in manifest version 1 (${why})`,
+    );
+  const streams = (m.capabilities.network?.schemes ?? []).filter(
+    (s) => s === 'tcp' || s === 'unix',
+  );
+  if (streams.length)
+    errors.push(
+      `/capabilities/network/schemes: ${streams.join(', ')} (ctx.exchange) is not available to wasm plugins (${why})`,
+    );
+  if (m.capabilities.files)
+    errors.push(`/capabilities/files: ctx.files is not available to wasm plugins (${why})`);
+  if (m.capabilities.database)
+    errors.push(`/capabilities/database: ctx.db is not available to wasm plugins (${why})`);
+  if (m.consumes.reports)
+    errors.push(
+      `/consumes/reports: output plugins (reports) run in the worker engine only, not wasm`,
+    );
   return errors;
 }
 

@@ -2,7 +2,10 @@
 // match, in parallel (a plugin that declares `after` waits for those). Each
 // result is checked (shape, size, capabilities) before anything is kept;
 // artifacts are stored content-addressed and handed to the plugins that
-// consume them. A plugin's failure is recorded with the attack, counted, and
+// consume them. Once every analysis plugin and artifact round is done, each
+// output plugin (consumes.reports) gets a report: the attack with every
+// record read back from the store (at-least-once ones through the outbox,
+// outbox.ts). A plugin's failure is recorded with the attack, counted, and
 // never stops the core or other plugins; one that keeps failing is disabled.
 import type { Attack } from '../generated/attack.js';
 import type { ResolvedConfig } from '../generated/config-resolved.js';
@@ -12,7 +15,8 @@ import type { Logger } from '../log.js';
 import type { AttackStore } from '../store/attack-store.js';
 import { PluginError, type ArtifactInput, type PluginTaskInput } from './engine.js';
 import { sniffContentType } from './file-type.js';
-import { wantsArtifact, wantsAttack } from './filters.js';
+import { wantsArtifact, wantsAttack, wantsReports } from './filters.js';
+import { ReportOutbox, type Delivery, type OutboxStats } from './outbox.js';
 import { checkPluginOutput } from './output.js';
 import type { PluginEntry, PluginRegistry } from './registry.js';
 
@@ -27,6 +31,10 @@ export interface PipelineStats {
   artifacts: number;
   /** Time from an attack being stored to its plugin results being stored, over the last attacks. */
   latencyMs: { p50: number; p99: number; samples: number };
+  /** Reports handed to output plugins (at-most-once and at-least-once deliveries that ran). */
+  reports: number;
+  /** At-least-once reports per output plugin: queued now, delivered, failures, dropped. */
+  outbox: Record<string, OutboxStats>;
 }
 
 /** Latency samples kept for the percentiles. */
@@ -51,7 +59,10 @@ export class PluginPipeline {
     backlog: 0,
     artifacts: 0,
     latencyMs: { p50: 0, p99: 0, samples: 0 },
+    reports: 0,
+    outbox: {},
   };
+  readonly outbox: ReportOutbox;
 
   private recordLatency(ms: number): void {
     if (this.latencies.length < LATENCY_WINDOW) this.latencies.push(ms);
@@ -67,6 +78,7 @@ export class PluginPipeline {
     return {
       ...this.stats,
       latencyMs: { p50: round(at(0.5)), p99: round(at(0.99)), samples: sorted.length },
+      outbox: this.outbox.stats(),
     };
   }
 
@@ -75,7 +87,21 @@ export class PluginPipeline {
     private readonly store: AttackStore,
     private readonly cfg: ResolvedConfig['plugins'],
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.outbox = new ReportOutbox(store, registry, cfg.retry, log, (p, id) =>
+      this.deliverReport(p, id),
+    );
+  }
+
+  /** Replays the reports earlier runs left in the outbox. */
+  start(): Promise<void> {
+    return this.outbox.start();
+  }
+
+  /** Stops outbox retries; waits for deliveries in flight. */
+  stop(): Promise<void> {
+    return this.outbox.stop();
+  }
 
   /** Hands a stored attack to the plugins; never blocks the caller. */
   submit(attack: Attack): void {
@@ -117,8 +143,15 @@ export class PluginPipeline {
     return this.backlog === 0 ? Promise.resolve() : new Promise((r) => this.idle.push(r));
   }
 
-  /** Runs the matching plugins; false when none matched. */
+  /** Runs the matching plugins, then hands the reports out; false when no analysis plugin matched. */
   private async process(attack: Attack): Promise<boolean> {
+    const ran = await this.analyse(attack);
+    await this.reports(attack);
+    return ran;
+  }
+
+  /** Runs the matching analysis plugins and the artifact rounds; false when none matched. */
+  private async analyse(attack: Attack): Promise<boolean> {
     const plugins = this.registry
       .ready()
       .filter((e) => e.manifest && wantsAttack(e.manifest, attack));
@@ -200,6 +233,66 @@ export class PluginPipeline {
     }
   }
 
+  /** Hands the attack's report to every ready output plugin (at-least-once ones via the outbox). */
+  private async reports(attack: Attack): Promise<void> {
+    const outputs = this.registry.ready().filter((e) => e.manifest && wantsReports(e.manifest));
+    await Promise.all(
+      outputs.map((p) =>
+        p.manifest!.consumes.reports!.delivery === 'at-least-once'
+          ? this.outbox.enqueue(p.name, attack.id)
+          : this.deliverReport(p, attack.id),
+      ),
+    );
+  }
+
+  /** Runs one report task for `attackId` on `p` and stores its record. */
+  private async deliverReport(p: PluginEntry, attackId: string): Promise<Delivery> {
+    const stored = await this.store.get(attackId);
+    if (!stored) return 'gone';
+    const input = await this.reportInput(p, stored);
+    this.stats.reports++;
+    const { record } = await this.runOne(p, input, []);
+    // Cut short by shutdown: nothing to record, the outbox keeps the report.
+    if (record.status === 'error' && !p.runner && record.error?.code === 'HT_PLUGIN_EXIT')
+      return 'failed';
+    await this.store.setPluginResults(attackId, { [reportKey(p)]: record });
+    return record.status === 'ok' ? 'ok' : 'failed';
+  }
+
+  /** A report task: the attack, every record but the plugin's own report, and the artifacts' bytes if asked. */
+  private async reportInput(p: PluginEntry, stored: Attack): Promise<PluginTaskInput> {
+    const records = { ...(stored.plugins as Record<string, PluginRecord>) };
+    delete records[reportKey(p)];
+    const input: PluginTaskInput = {
+      kind: 'report',
+      attack: { ...stored, plugins: {} },
+      records,
+      config: p.config,
+      results: {},
+    };
+    if (p.manifest!.consumes.reports!.artifactData) {
+      const artifacts: ArtifactInput[] = [];
+      const seen = new Set<string>();
+      for (const r of Object.values(records))
+        for (const ref of r.artifacts ?? []) {
+          if (seen.has(ref.sha256)) continue;
+          seen.add(ref.sha256);
+          const art = await this.store.getArtifact(ref.sha256);
+          if (!art) continue;
+          artifacts.push({
+            sha256: ref.sha256,
+            contentType: art.meta.contentType,
+            size: art.meta.size,
+            data: art.data.toString('base64'),
+            producer: art.meta.producer,
+            ...(ref.name ? { name: ref.name } : {}),
+          });
+        }
+      input.artifacts = artifacts;
+    }
+    return input;
+  }
+
   private async runOne(
     p: PluginEntry,
     input: PluginTaskInput,
@@ -255,7 +348,7 @@ export class PluginPipeline {
         err instanceof PluginError
           ? err
           : new PluginError('HT_PLUGIN_THREW', p.name, String(err), err);
-      this.failed(p, e);
+      this.failed(p, e, input.kind);
       return {
         record: {
           ...base,
@@ -271,11 +364,13 @@ export class PluginPipeline {
     }
   }
 
-  private failed(p: PluginEntry, e: PluginError): void {
+  private failed(p: PluginEntry, e: PluginError, kind: PluginTaskInput['kind']): void {
     // A task cut short because the plugin is being stopped is not its failure.
     if (!p.runner) return;
     p.counters.failed++;
-    p.counters.consecutiveFailures++;
+    // A report failing because its service (the database) is down is not the
+    // plugin's fault: the outbox retries it, the plugin stays enabled.
+    if (kind !== 'report' || e.code !== 'HT_PLUGIN_UNAVAILABLE') p.counters.consecutiveFailures++;
     if (e.code === 'HT_PLUGIN_TIMEOUT') p.counters.timeouts++;
     p.lastError = e.message;
     this.log.warn({ plugin: p.name, code: e.code }, e.message);
@@ -286,6 +381,11 @@ export class PluginPipeline {
         false,
       );
   }
+}
+
+/** Where a plugin's report record is kept: its name, or name@report when it also analyses attacks. */
+function reportKey(p: PluginEntry): string {
+  return p.manifest?.consumes.attacks ? `${p.name}@report` : p.name;
 }
 
 function round(ms: number): number {

@@ -9,8 +9,9 @@ import type { ResolvedConfig } from '../generated/config-resolved.js';
 import type { ResolvedManifest } from '../generated/plugin-manifest-resolved.js';
 import type { Logger } from '../log.js';
 import type { AttackStore } from '../store/attack-store.js';
-import type { Engine, NetworkBroker, PluginRunner } from './engine.js';
+import type { Engine, PluginRunner } from './engine.js';
 import { MANIFEST_FILE, readManifest, validatePluginConfig } from './manifest.js';
+import type { PluginServices } from './services/index.js';
 
 export type PluginState = 'loading' | 'ready' | 'disabled' | 'failed' | 'invalid';
 
@@ -66,7 +67,7 @@ export class PluginRegistry {
     private readonly dirs: string[],
     private readonly cfg: ResolvedConfig['plugins'],
     private readonly engines: Record<'worker' | 'wasm', Engine>,
-    private readonly broker: NetworkBroker,
+    private readonly services: PluginServices,
     private readonly store: AttackStore,
     private readonly log: Logger,
   ) {}
@@ -190,7 +191,9 @@ export class PluginRegistry {
     if (!result.ok) return this.refuse(entry, result.errors.join('; '));
     const m = result.plugin.manifest;
     try {
-      entry.runner = await this.engines[m.engine].start(result.plugin, this.broker);
+      // Its folder and database first: a plugin whose services cannot be had does not load.
+      await this.services.prepare(result.plugin);
+      entry.runner = await this.engines[m.engine].start(result.plugin, this.services);
       entry.state = 'ready';
       entry.reason = undefined;
       this.log.info(
@@ -198,6 +201,7 @@ export class PluginRegistry {
         `plugin ${m.name} ${m.version} loaded (${m.engine})`,
       );
     } catch (err) {
+      await this.services.release(m.name);
       entry.state = 'failed';
       entry.reason = entry.lastError = (err as Error).message;
       this.log.error(
@@ -213,6 +217,7 @@ export class PluginRegistry {
     for (let i = 0; i < 600 && entry.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 50));
     await entry.runner?.close().catch(() => undefined);
     entry.runner = undefined;
+    if (entry.manifest && entry.state !== 'invalid') await this.services.release(entry.name);
     this.log.info({ plugin: entry.name, dir: entry.dir }, `plugin ${entry.name} unloaded: ${why}`);
   }
 
@@ -274,6 +279,7 @@ export class PluginRegistry {
     e.runner = undefined;
     for (let i = 0; i < 600 && e.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 50));
     await runner?.close().catch(() => undefined);
+    await this.services.release(name);
     this.log.warn({ plugin: name, reason }, `plugin ${name} disabled: ${reason}`);
     return this.list().find((v) => v.name === name);
   }

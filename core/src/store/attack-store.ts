@@ -5,8 +5,9 @@
 // Plugins add "artifacts" (sha256 -> bytes, content-addressed, so each file is
 // kept once), "artifact-meta" (sha256 -> what it is and which attacks led to
 // it), "results" (attackId!plugin -> that plugin's record, merged into
-// attack.plugins on read) and "plugin-state" (name -> operator's
-// enable/disable, kept across restarts).
+// attack.plugins on read), "plugin-state" (name -> operator's
+// enable/disable, kept across restarts) and "outbox" (plugin!attackId ->
+// OutboxEntry: reports of at-least-once output plugins not yet delivered).
 import { createHash } from 'node:crypto';
 import { Level } from 'level';
 import { HoneytrapError } from '../errors.js';
@@ -40,6 +41,15 @@ export interface ArtifactMeta {
 /** Attack ids kept per artifact. */
 export const MAX_ARTIFACT_ATTACKS = 100;
 
+/** A report waiting for an at-least-once output plugin. */
+export interface OutboxEntry {
+  attack: string;
+  /** When it was queued (ms since epoch). */
+  queuedAt: number;
+  /** Failed deliveries so far. */
+  attempts: number;
+}
+
 export interface StoreOptions {
   batchSize: number;
   flushIntervalMs: number;
@@ -62,6 +72,7 @@ export class AttackStore {
   private readonly artifactMeta: Sub;
   private readonly pluginState: Sub;
   private readonly results: Sub;
+  private readonly outbox: Sub;
   // Read-modify-write updates (artifact meta) run one after
   // another, so two plugins finishing together never lose each other's write.
   private chain: Promise<unknown> = Promise.resolve();
@@ -74,6 +85,8 @@ export class AttackStore {
   private constructor(
     private readonly db: Level<string, string>,
     private readonly opts: StoreOptions,
+    /** The store folder (the daemon's data dir). */
+    readonly path: string,
   ) {
     this.attacks = sublevel(db, 'attacks');
     this.bySource = sublevel(db, 'by-source');
@@ -82,6 +95,7 @@ export class AttackStore {
     this.artifactMeta = sublevel(db, 'artifact-meta');
     this.pluginState = sublevel(db, 'plugin-state');
     this.results = sublevel(db, 'results');
+    this.outbox = sublevel(db, 'outbox');
   }
 
   static async open(
@@ -108,7 +122,7 @@ export class AttackStore {
         },
       );
     }
-    return new AttackStore(db, opts);
+    return new AttackStore(db, opts, path);
   }
 
   /** Queues an attack; resolves once it is in LevelDB. */
@@ -308,6 +322,36 @@ export class AttackStore {
 
   async setPluginState(name: string, state: { disabled: boolean }): Promise<void> {
     await this.pluginState.put(name, JSON.stringify(state));
+  }
+
+  // ---- outbox (at-least-once reports), keys plugin!attackId: oldest attack first ----
+
+  async outboxPut(plugin: string, entry: OutboxEntry): Promise<void> {
+    await this.outbox.put(`${plugin}${SEP}${entry.attack}`, JSON.stringify(entry));
+  }
+
+  async outboxDelete(plugin: string, attack: string): Promise<void> {
+    await this.outbox.del(`${plugin}${SEP}${attack}`);
+  }
+
+  async outboxHas(plugin: string, attack: string): Promise<boolean> {
+    return (await this.outbox.get(`${plugin}${SEP}${attack}`)) !== undefined;
+  }
+
+  /** The oldest `limit` entries queued for `plugin`. */
+  async outboxOldest(plugin: string, limit = 1): Promise<OutboxEntry[]> {
+    const values = await this.outbox.values({ gte: plugin + SEP, lt: plugin + HIGH, limit }).all();
+    return values.map((v) => JSON.parse(v) as OutboxEntry);
+  }
+
+  /** Entries queued per plugin (read once at start; the pipeline keeps the counts after). */
+  async outboxCounts(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for await (const key of this.outbox.keys()) {
+      const plugin = key.slice(0, key.indexOf(SEP));
+      counts[plugin] = (counts[plugin] ?? 0) + 1;
+    }
+    return counts;
   }
 
   async close(): Promise<void> {

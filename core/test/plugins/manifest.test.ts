@@ -3,6 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { HOST_API_VERSION } from '../../src/plugins/engine.js';
 import { readManifest } from '../../src/plugins/manifest.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ht-manifest-'));
@@ -45,7 +46,11 @@ describe('plugin manifest', () => {
     const r = readManifest(folder(good));
     if (!r.ok) throw new Error(r.errors.join('; '));
     expect(r.plugin.manifest.limits).toEqual({ timeoutMs: 5000, memoryMb: 64, concurrency: 2 });
-    expect(r.plugin.manifest.capabilities).toEqual({ findings: true, artifacts: false });
+    expect(r.plugin.manifest.capabilities).toEqual({
+      findings: true,
+      artifacts: false,
+      files: false,
+    });
     expect(r.plugin.entryPath.endsWith('/index.mjs')).toBe(true);
   });
 
@@ -90,7 +95,7 @@ describe('plugin manifest', () => {
     [
       'a hostApi this host does not satisfy',
       { ...good, hostApi: '^2.0.0' },
-      '/hostApi: plugin needs host API ^2.0.0, this host provides 1.0.0',
+      `/hostApi: plugin needs host API ^2.0.0, this host provides ${HOST_API_VERSION}`,
     ],
     ['an unknown engine', { ...good, engine: 'python' }, '/engine: must be one of worker, wasm'],
     [
@@ -123,7 +128,7 @@ describe('plugin manifest', () => {
     [
       'an unknown capability',
       { ...good, capabilities: { filesystem: true } },
-      '/capabilities/filesystem: unknown property (allowed: findings, artifacts, network)',
+      '/capabilities/filesystem: unknown property (allowed: findings, artifacts, network, files, database)',
     ],
     [
       'an egress allow-list without hosts',
@@ -143,7 +148,47 @@ describe('plugin manifest', () => {
         entry: 'p.wasm',
         capabilities: { network: { egress: 'attacker' } },
       },
-      '/capabilities/network: the wasm engine has no network access in manifest version 1',
+      '/capabilities/network: the wasm engine has no network access in manifest version 1 (the wasm engine has no host calls; use the worker engine)',
+      { 'p.wasm': '' },
+    ],
+    [
+      'stream schemes for a wasm plugin',
+      {
+        ...good,
+        engine: 'wasm',
+        entry: 'p.wasm',
+        hostApi: '^1.1.0',
+        capabilities: { network: { egress: 'attacker', schemes: ['http', 'tcp', 'unix'] } },
+      },
+      '/capabilities/network/schemes: tcp, unix (ctx.exchange) is not available to wasm plugins (the wasm engine has no host calls; use the worker engine)',
+      { 'p.wasm': '' },
+    ],
+    [
+      'files for a wasm plugin',
+      { ...good, engine: 'wasm', entry: 'p.wasm', capabilities: { files: true } },
+      '/capabilities/files: ctx.files is not available to wasm plugins (the wasm engine has no host calls; use the worker engine)',
+      { 'p.wasm': '' },
+    ],
+    [
+      'a database for a wasm plugin',
+      {
+        ...good,
+        engine: 'wasm',
+        entry: 'p.wasm',
+        capabilities: { database: { engine: 'postgres' } },
+      },
+      '/capabilities/database: ctx.db is not available to wasm plugins (the wasm engine has no host calls; use the worker engine)',
+      { 'p.wasm': '' },
+    ],
+    [
+      'reports for a wasm plugin',
+      {
+        ...good,
+        engine: 'wasm',
+        entry: 'p.wasm',
+        consumes: { reports: { delivery: 'at-least-once' } },
+      },
+      '/consumes/reports: output plugins (reports) run in the worker engine only, not wasm',
       { 'p.wasm': '' },
     ],
     [

@@ -13,6 +13,7 @@ import type { Attack } from '../../src/generated/attack.js';
 import type { ResolvedConfig } from '../../src/generated/config-resolved.js';
 import type { PluginRecord } from '../../src/generated/plugin-record.js';
 import { createEngines } from '../../src/plugins/engines/index.js';
+import { HOST_API_VERSION } from '../../src/plugins/engine.js';
 import { PluginHost } from '../../src/plugins/host.js';
 import { AttackStore } from '../../src/store/attack-store.js';
 
@@ -71,6 +72,17 @@ function config(over: Partial<ResolvedConfig['plugins']> = {}): ResolvedConfig['
     failureLimit: 3,
     maxArtifactBytes: 1 << 20,
     maxResultBytes: 1 << 20,
+    network: {
+      allowPrivate: false,
+      hosts: {},
+      maxBytes: 1 << 20,
+      timeoutMs: 10_000,
+      perDestination: { requests: 100, perSeconds: 1 },
+      maxConcurrent: 16,
+    },
+    files: { root: join(root, 'files'), dirs: {} },
+    databases: {},
+    retry: { initialMs: 50, maxMs: 400, maxQueued: 1000 },
     ...over,
   };
 }
@@ -285,7 +297,7 @@ describe('plugin pipeline', () => {
       expect.objectContaining({
         name: 'bad-api',
         state: 'invalid',
-        reason: '/hostApi: plugin needs host API ^9.0.0, this host provides 1.0.0',
+        reason: `/hostApi: plugin needs host API ^9.0.0, this host provides ${HOST_API_VERSION}`,
       }),
       expect.objectContaining({ name: 'good', state: 'ready' }),
     ]);

@@ -17,12 +17,12 @@ import type { ErrorCode } from '../../../errors.js';
 import {
   PluginError,
   type Engine,
-  type FetchRequest,
+  type HostServices,
   type LoadedPlugin,
-  type NetworkBroker,
   type PluginRunner,
   type PluginTaskInput,
 } from '../../engine.js';
+import { CapabilityDenied, TaskCalls, callFailure } from './host-calls.js';
 import { ProcessRunner } from './process-runner.js';
 import {
   STATS_SLOTS,
@@ -59,9 +59,6 @@ export interface WorkerEngineOptions {
 /** Log lines one task may write before the rest are dropped (as the wasm engine). */
 const MAX_LOG_LINES = 100;
 const MAX_LOG_LINE = 1000;
-/** ctx.fetch calls one task may make, and how many may be in flight at once. */
-const MAX_FETCHES = 100;
-const MAX_FETCHES_IN_FLIGHT = 8;
 /** A worker whose heartbeat stopped this long is stuck in synchronous code. */
 const STALE_MS = 100;
 /** Extra process growth tolerated beyond the plugin's heap and external budgets. */
@@ -198,7 +195,7 @@ export class WorkerEngine implements Engine {
     this.watchdog = new MemoryWatchdog(options.watchdogMs ?? 20, options.exclusiveProcess === true);
   }
 
-  async start(plugin: LoadedPlugin, broker: NetworkBroker): Promise<PluginRunner> {
+  async start(plugin: LoadedPlugin, host: HostServices): Promise<PluginRunner> {
     const name = plugin.manifest.name;
     if (plugin.manifest.engine !== 'worker') {
       throw new PluginError(
@@ -217,7 +214,7 @@ export class WorkerEngine implements Engine {
     if ((this.options.isolation ?? 'process') === 'process') {
       const runner = new ProcessRunner(
         plugin,
-        broker,
+        host,
         compiled('process-host.js'),
         {
           entryFile: this.entryFile,
@@ -229,7 +226,7 @@ export class WorkerEngine implements Engine {
       await runner.start();
       return runner;
     }
-    const runner = new WorkerRunner(plugin, broker, this.entryFile, this.watchdog, this.options);
+    const runner = new WorkerRunner(plugin, host, this.entryFile, this.watchdog, this.options);
     try {
       await runner.probe();
     } catch (err) {
@@ -257,8 +254,10 @@ interface Outcome {
   message: string;
   /** Something the plugin was refused by the host (no network capability). */
   denied: string | undefined;
-  /** The task settled: late ctx.fetch calls are not served. */
+  /** The task settled: late host calls are not served. */
   done: boolean;
+  /** The task's host calls (run tasks only). */
+  calls: TaskCalls | undefined;
 }
 
 class WorkerRunner implements PluginRunner {
@@ -271,7 +270,7 @@ class WorkerRunner implements PluginRunner {
 
   constructor(
     private readonly plugin: LoadedPlugin,
-    private readonly broker: NetworkBroker,
+    private readonly host: HostServices,
     entryFile: string,
     private readonly watchdog: MemoryWatchdog,
     private readonly options: WorkerEngineOptions,
@@ -364,7 +363,14 @@ class WorkerRunner implements PluginRunner {
   /** Runs one task; the timeout starts now, when it leaves the runner's queue. */
   private async dispatch(q: Queued): Promise<void> {
     const controller = new AbortController();
-    const outcome: Outcome = { reason: undefined, message: '', denied: undefined, done: false };
+    const input = q.task.kind === 'run' ? q.task.input : undefined;
+    const outcome: Outcome = {
+      reason: undefined,
+      message: '',
+      denied: undefined,
+      done: false,
+      calls: new TaskCalls(this.host, this.plugin, input?.attack),
+    };
     const abort = (reason: AbortReason, message: string): void => {
       if (outcome.reason !== undefined) return;
       outcome.reason = reason;
@@ -395,13 +401,12 @@ class WorkerRunner implements PluginRunner {
     );
     this.inFlight.add(abort);
     this.watchdog.add(running);
-    const input = q.task.kind === 'run' ? q.task.input : undefined;
-    port1.on('message', (msg: ToHost) => this.onWorkerMessage(port1, msg, input, outcome));
+    port1.on('message', (msg: ToHost) => this.onWorkerMessage(port1, msg, outcome));
     // Messages the worker sent before its reply (or its death) travel on
     // another channel than piscina's and may not be delivered yet: read them.
     const drain = (): void => {
       for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) {
-        this.onWorkerMessage(port1, m.message as ToHost, input, outcome);
+        this.onWorkerMessage(port1, m.message as ToHost, outcome);
       }
     };
     try {
@@ -416,6 +421,7 @@ class WorkerRunner implements PluginRunner {
       q.reject(err instanceof PluginError ? err : this.failure(err, outcome));
     } finally {
       outcome.done = true;
+      outcome.calls?.end();
       clearTimeout(timer);
       this.inFlight.delete(abort);
       this.watchdog.delete(running);
@@ -478,19 +484,14 @@ class WorkerRunner implements PluginRunner {
     return this.error('HT_PLUGIN_THREW', `threw ${message}`, err);
   }
 
-  private onWorkerMessage(
-    port: MessagePort,
-    msg: ToHost,
-    input: PluginTaskInput | undefined,
-    outcome: Outcome,
-  ): void {
+  private onWorkerMessage(port: MessagePort, msg: ToHost, outcome: Outcome): void {
     if (typeof msg !== 'object' || msg === null) return;
     if (msg.t === 'log') {
       this.log(outcome, msg.message);
     } else if (msg.t === 'denied') {
       outcome.denied ??= String(msg.message);
-    } else if (msg.t === 'fetch') {
-      void this.fetchFor(port, msg.id, msg.req, input, outcome);
+    } else if (msg.t === 'call') {
+      void this.serveCall(port, msg.id, msg.call, outcome);
     }
   }
 
@@ -511,19 +512,14 @@ class WorkerRunner implements PluginRunner {
     }
   }
 
-  private readonly fetchCounts = new WeakMap<
-    Outcome,
-    { total: number; inFlight: number; waiting: (() => void)[] }
-  >();
-
-  private async fetchFor(
+  /** Serves one host call of a running task and answers on the task's port. */
+  private async serveCall(
     port: MessagePort,
     id: unknown,
-    req: unknown,
-    input: PluginTaskInput | undefined,
+    call: unknown,
     outcome: Outcome,
   ): Promise<void> {
-    if (typeof id !== 'number') return;
+    if (typeof id !== 'number' || !outcome.calls) return;
     const reply = (msg: ToWorker): void => {
       try {
         port.postMessage(msg);
@@ -531,45 +527,13 @@ class WorkerRunner implements PluginRunner {
         // Task over: the worker is gone or no longer waiting.
       }
     };
-    const fail = (code: string, message: string): void =>
-      reply({ t: 'fetch', id, ok: false, code, message });
-    const network = this.plugin.manifest.capabilities.network;
-    if (!network || !input) {
-      const message = 'ctx.fetch needs the network capability in plugin.json';
-      outcome.denied ??= message;
-      fail('HT_PLUGIN_DENIED', message);
-      return;
-    }
-    if (typeof req !== 'object' || req === null || typeof (req as FetchRequest).url !== 'string') {
-      fail('ERR_INVALID_ARG_TYPE', 'ctx.fetch needs { url: string, … }');
-      return;
-    }
-    let counts = this.fetchCounts.get(outcome);
-    if (!counts) {
-      counts = { total: 0, inFlight: 0, waiting: [] };
-      this.fetchCounts.set(outcome, counts);
-    }
-    if (++counts.total > MAX_FETCHES) {
-      fail('HT_PLUGIN_DENIED', `more than ${MAX_FETCHES} ctx.fetch calls in one task`);
-      return;
-    }
-    while (counts.inFlight >= MAX_FETCHES_IN_FLIGHT) {
-      await new Promise<void>((resolve) => counts.waiting.push(resolve));
-    }
-    if (outcome.done) return;
-    counts.inFlight++;
     try {
-      const res = await this.broker.fetch(this.plugin, input.attack, req as FetchRequest);
-      reply({ t: 'fetch', id, ok: true, res });
+      const value = await outcome.calls.serve(call);
+      if (!outcome.done) reply({ t: 'call', id, ok: true, value });
     } catch (err) {
-      const code = (err as { code?: unknown } | null)?.code;
-      fail(
-        typeof code === 'string' ? code : 'HT_FETCH',
-        err instanceof Error ? err.message : String(err),
-      );
-    } finally {
-      counts.inFlight--;
-      counts.waiting.shift()?.();
+      // Asking for what the manifest does not grant fails the task, caught or not.
+      if (err instanceof CapabilityDenied) outcome.denied ??= outcome.calls.denied;
+      if (!outcome.done) reply({ t: 'call', id, ok: false, ...callFailure(err) });
     }
   }
 }

@@ -6,13 +6,7 @@
 // side is process-runner.ts; the messages are in ipc.ts.
 import { setPriority } from 'node:os';
 import type { Attack } from '../../../generated/attack.js';
-import {
-  PLUGIN_NICE,
-  type FetchRequest,
-  type FetchResponse,
-  type NetworkBroker,
-  type PluginRunner,
-} from '../../engine.js';
+import { PLUGIN_NICE, type HostCall, type HostServices, type PluginRunner } from '../../engine.js';
 import { WorkerEngine } from './engine.js';
 import type { ToChild, ToParent } from './ipc.js';
 
@@ -33,24 +27,27 @@ try {
 }
 
 let runner: PluginRunner | undefined;
-/** The run each attack object belongs to, so a fetch names its run, not an attack of its choosing. */
+/** The run each attack object belongs to, so a call names its run, not an attack of its choosing. */
 const runOf = new WeakMap<Attack, number>();
-const fetches = new Map<number, { resolve(r: FetchResponse): void; reject(e: Error): void }>();
-let nextFetch = 0;
+const calls = new Map<number, { resolve(value: unknown): void; reject(e: Error): void }>();
+let nextCall = 0;
 
-const broker: NetworkBroker = {
-  fetch(_plugin, attack: Attack, req: FetchRequest): Promise<FetchResponse> {
-    const run = runOf.get(attack);
-    if (run === undefined) return Promise.reject(new Error('ctx.fetch outside a task'));
-    const fid = ++nextFetch;
-    return new Promise((resolve, reject) => {
-      fetches.set(fid, { resolve, reject });
-      send({ t: 'fetch', fid, run, req });
-    });
-  },
-  exchange(): Promise<never> {
-    return Promise.reject(new Error('ctx.exchange is not built yet'));
-  },
+/** Forwards a host call to the daemon, which serves it (after its own checks). */
+function forward<T>(attack: Attack, call: HostCall): Promise<T> {
+  const run = runOf.get(attack);
+  if (run === undefined) return Promise.reject(new Error(`ctx.${call.kind} outside a task`));
+  const fid = ++nextCall;
+  return new Promise<T>((resolve, reject) => {
+    calls.set(fid, { resolve: (v) => resolve(v as T), reject });
+    send({ t: 'call', fid, run, call });
+  });
+}
+
+const host: Required<HostServices> = {
+  fetch: (_plugin, attack, req) => forward(attack, { kind: 'fetch', req }),
+  exchange: (_plugin, attack, req) => forward(attack, { kind: 'exchange', req }),
+  files: (_plugin, attack, call) => forward(attack, { kind: 'files', call }),
+  db: (_plugin, attack, call) => forward(attack, { kind: 'db', call }),
 };
 
 async function onMessage(msg: ToChild): Promise<void> {
@@ -63,7 +60,7 @@ async function onMessage(msg: ToChild): Promise<void> {
         log: (_plugin, message) => send({ t: 'log', message }),
       });
       try {
-        runner = await engine.start(msg.plugin, broker);
+        runner = await engine.start(msg.plugin, host);
         send({ t: 'started' });
       } catch (err) {
         send({ t: 'start-failed', message: err instanceof Error ? err.message : String(err) });
@@ -97,11 +94,11 @@ async function onMessage(msg: ToChild): Promise<void> {
       }
       return;
     }
-    case 'fetch-result': {
-      const pending = fetches.get(msg.fid);
+    case 'call-result': {
+      const pending = calls.get(msg.fid);
       if (!pending) return;
-      fetches.delete(msg.fid);
-      if (msg.ok) pending.resolve(msg.res);
+      calls.delete(msg.fid);
+      if (msg.ok) pending.resolve(msg.value);
       else pending.reject(Object.assign(new Error(msg.message), { code: msg.code }));
       return;
     }

@@ -9,12 +9,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { ErrorCode } from '../../../errors.js';
 import {
   PluginError,
-  type FetchRequest,
+  type HostServices,
   type LoadedPlugin,
-  type NetworkBroker,
   type PluginRunner,
   type PluginTaskInput,
 } from '../../engine.js';
+import { TaskCalls, callFailure } from './host-calls.js';
 import type { ChildOptions, ToChild, ToParent } from './ipc.js';
 
 /** How long past its own timeout a task may go unanswered before the child is killed. */
@@ -32,8 +32,10 @@ const CODES = new Set<ErrorCode>([
 interface Task {
   id: number;
   input: PluginTaskInput;
+  /** Its host calls, checked again here: the child holds plugin code. */
+  calls: TaskCalls;
   resolve(value: unknown): void;
-  reject(err: unknown): void;
+  reject(err: Error): void;
   backstop?: NodeJS.Timeout;
 }
 
@@ -55,7 +57,7 @@ export class ProcessRunner implements PluginRunner {
 
   constructor(
     private readonly plugin: LoadedPlugin,
-    private readonly broker: NetworkBroker,
+    private readonly host: HostServices,
     private readonly hostFile: string,
     private readonly childOptions: ChildOptions,
     private readonly log: ((plugin: string, message: string) => void) | undefined,
@@ -76,7 +78,20 @@ export class ProcessRunner implements PluginRunner {
   run(input: PluginTaskInput): Promise<unknown> {
     if (this.closed) return Promise.reject(this.error('HT_PLUGIN_EXIT', 'the plugin was stopped'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: ++this.nextId, input, resolve, reject });
+      const calls = new TaskCalls(this.host, this.plugin, input.attack);
+      this.queue.push({
+        id: ++this.nextId,
+        input,
+        calls,
+        resolve: (v) => {
+          calls.end();
+          resolve(v);
+        },
+        reject: (e: Error) => {
+          calls.end();
+          reject(e);
+        },
+      });
       this.pump();
     });
   }
@@ -231,8 +246,8 @@ export class ProcessRunner implements PluginRunner {
         this.pump();
         return;
       }
-      case 'fetch':
-        void this.fetchFor(child, msg.fid, msg.run, msg.req);
+      case 'call':
+        void this.serveCall(child, msg.fid, msg.run, msg.call);
         return;
       case 'log':
         try {
@@ -246,13 +261,13 @@ export class ProcessRunner implements PluginRunner {
     }
   }
 
-  private async fetchFor(child: Child, fid: number, run: number, req: FetchRequest): Promise<void> {
-    // Only an attack this plugin is working on right now: the child names a
-    // run, never an attack (an escaped plugin could forge one to aim "attacker" egress).
+  private async serveCall(child: Child, fid: number, run: number, call: unknown): Promise<void> {
+    // Only a task this plugin is working on right now: the child names a run,
+    // never an attack (an escaped plugin could forge one to aim "attacker" egress).
     const task = this.running.get(run);
     if (!task) {
       this.send(child, {
-        t: 'fetch-result',
+        t: 'call-result',
         fid,
         ok: false,
         code: 'HT_PLUGIN_DENIED',
@@ -261,17 +276,10 @@ export class ProcessRunner implements PluginRunner {
       return;
     }
     try {
-      const res = await this.broker.fetch(this.plugin, task.input.attack, req);
-      this.send(child, { t: 'fetch-result', fid, ok: true, res });
+      const value = await task.calls.serve(call);
+      this.send(child, { t: 'call-result', fid, ok: true, value });
     } catch (err) {
-      const code = (err as { code?: unknown } | null)?.code;
-      this.send(child, {
-        t: 'fetch-result',
-        fid,
-        ok: false,
-        code: typeof code === 'string' ? code : 'HT_FETCH',
-        message: err instanceof Error ? err.message : String(err),
-      });
+      this.send(child, { t: 'call-result', fid, ok: false, ...callFailure(err) });
     }
   }
 }

@@ -2,7 +2,7 @@
 // Types only: the worker entry must not import host code at run time, since
 // the worker may read only its plugin folder and the entry file itself.
 import type { MessagePort } from 'node:worker_threads';
-import type { FetchRequest, FetchResponse, PluginTaskInput } from '../../engine.js';
+import type { HostCall, PluginTaskInput } from '../../engine.js';
 
 /** Given once per worker (piscina's workerData). */
 export interface WorkerBoot {
@@ -43,11 +43,12 @@ export type WorkerReply =
 /** Worker to host, on the task port. */
 export type ToHost =
   | { t: 'log'; message: string }
-  | { t: 'fetch'; id: number; req: FetchRequest }
+  /** ctx.fetch, ctx.exchange, ctx.files, ctx.db: answered by a `call` message with the same id. */
+  | { t: 'call'; id: number; call: HostCall }
   /** The worker refused something the plugin tried (an import, a process API). */
   | { t: 'denied'; message: string };
 
 /** Host to worker, on the task port. */
 export type ToWorker =
-  | { t: 'fetch'; id: number; ok: true; res: FetchResponse }
-  | { t: 'fetch'; id: number; ok: false; code: string; message: string };
+  | { t: 'call'; id: number; ok: true; value: unknown }
+  | { t: 'call'; id: number; ok: false; code: string; message: string };

@@ -17,7 +17,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import vm from 'node:vm';
 import { workerData, type MessagePort } from 'node:worker_threads';
-import type { FetchRequest, FetchResponse, PluginTaskInput } from '../../engine.js';
+import type {
+  DbStatement,
+  ExchangeRequest,
+  FetchRequest,
+  HostCall,
+  PluginTaskInput,
+  RotateOptions,
+} from '../../engine.js';
 import type { ToHost, ToWorker, WorkerBoot, WorkerReply, WorkerTask } from './protocol.js';
 
 // Same indices as protocol.ts (not imported: see the note above).
@@ -51,8 +58,9 @@ interface Current {
   port: MessagePort;
   /** The first thing refused during this task; the task then fails as denied. */
   denied: string | undefined;
-  fetches: Map<number, { resolve: (r: FetchResponse) => void; reject: (e: Error) => void }>;
-  nextFetch: number;
+  /** Host calls waiting for their answer, by id. */
+  calls: Map<number, { resolve: (value: unknown) => void; reject: (e: Error) => void }>;
+  nextCall: number;
 }
 /** The task running now (piscina gives a worker one task at a time). */
 let current: Current | undefined;
@@ -366,28 +374,64 @@ function isDenial(err: unknown): boolean {
   );
 }
 
+/** Sends one host call and waits for its answer; refused once the task has ended. */
+function hostCall(cur: Current, what: string, call: HostCall): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    if (current !== cur) {
+      reject(new Error(`${what} called after the task ended`));
+      return;
+    }
+    const id = ++cur.nextCall;
+    cur.calls.set(id, { resolve, reject });
+    try {
+      cur.port.postMessage({ t: 'call', id, call } satisfies ToHost);
+    } catch (err) {
+      // Not cloneable (a function, a symbol…): the call fails here, not by the task's timeout.
+      cur.calls.delete(id);
+      reject(
+        Object.assign(new Error(`${what}: ${describe(err)}`), { code: 'ERR_INVALID_ARG_TYPE' }),
+      );
+    }
+  });
+}
+
 function makeContext(cur: Current, input: PluginTaskInput): object {
+  const files = (call: Extract<HostCall, { kind: 'files' }>['call']) =>
+    hostCall(cur, `ctx.files.${call.op}`, { kind: 'files', call });
   return Object.freeze({
     config: input.config,
     log: (message: unknown) => log(cur, String(message)),
-    fetch: (req: FetchRequest): Promise<FetchResponse> =>
-      new Promise((resolve, reject) => {
-        if (current !== cur) {
-          reject(new Error('ctx.fetch called after the task ended'));
-          return;
-        }
-        const id = ++cur.nextFetch;
-        cur.fetches.set(id, { resolve, reject });
-        post(cur, { t: 'fetch', id, req });
-      }),
+    fetch: (req: FetchRequest) => hostCall(cur, 'ctx.fetch', { kind: 'fetch', req }),
+    exchange: (req: ExchangeRequest) => hostCall(cur, 'ctx.exchange', { kind: 'exchange', req }),
+    files: Object.freeze({
+      append: (name: string, data: string | Uint8Array, opts?: { rotate?: RotateOptions }) =>
+        files({ op: 'append', name, data, ...(opts?.rotate ? { rotate: opts.rotate } : {}) }),
+      write: (name: string, data: string | Uint8Array, opts?: { exclusive?: boolean }) =>
+        files({ op: 'write', name, data, ...(opts?.exclusive ? { exclusive: true } : {}) }),
+      stat: (name: string) => files({ op: 'stat', name }),
+      list: (dir?: string) => files({ op: 'list', ...(dir === undefined ? {} : { dir }) }),
+      remove: (name: string) => files({ op: 'remove', name }),
+    }),
+    db: Object.freeze({
+      query: (sql: string, params?: unknown[]) =>
+        hostCall(cur, 'ctx.db.query', {
+          kind: 'db',
+          call: { op: 'query', sql, ...(params === undefined ? {} : { params }) },
+        }),
+      transaction: (statements: DbStatement[]) =>
+        hostCall(cur, 'ctx.db.transaction', {
+          kind: 'db',
+          call: { op: 'transaction', statements },
+        }),
+    }),
   });
 }
 
 function onHostMessage(cur: Current, msg: ToWorker): void {
-  const pending = cur.fetches.get(msg.id);
+  const pending = cur.calls.get(msg.id);
   if (!pending) return;
-  cur.fetches.delete(msg.id);
-  if (msg.ok) pending.resolve(msg.res);
+  cur.calls.delete(msg.id);
+  if (msg.ok) pending.resolve(msg.value);
   else pending.reject(Object.assign(new Error(msg.message), { code: msg.code }));
 }
 
@@ -395,8 +439,8 @@ export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
   const cur: Current = {
     port: task.port,
     denied: undefined,
-    fetches: new Map(),
-    nextFetch: 0,
+    calls: new Map(),
+    nextCall: 0,
   };
   current = cur;
   const stats = new Int32Array(task.stats);
