@@ -7,21 +7,33 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { makeTempDir } from './daemon.js';
 import type { Background, Netns } from './netns.js';
 
-/** nginx on `address:port` serving `page` as /index.html. */
+export interface NginxExtras {
+  /** More files to serve, by path under the web root ("a/b.bin"). */
+  files?: Record<string, string | Uint8Array>;
+  /** More directives for the server block, e.g. `location = /old { return 302 /new; }`. */
+  server?: string[];
+}
+
+/** nginx on `address:port` serving `page` as /index.html (and `extras`). */
 export async function startNginx(
   net: Netns,
   node: string,
   address: string,
   page: string,
   port = 80,
+  extras: NginxExtras = {},
 ): Promise<Background> {
   const dir = await makeTempDir('hts-nginx-');
   await mkdir(join(dir, 'www'));
   await writeFile(join(dir, 'www', 'index.html'), page);
+  for (const [name, data] of Object.entries(extras.files ?? {})) {
+    await mkdir(dirname(join(dir, 'www', name)), { recursive: true });
+    await writeFile(join(dir, 'www', name), data);
+  }
   const conf = [
     'worker_processes 1;',
     // Workers as root: the temp folder is private to root.
@@ -36,7 +48,9 @@ export async function startNginx(
     `  fastcgi_temp_path ${dir}/fastcgi;`,
     `  uwsgi_temp_path ${dir}/uwsgi;`,
     `  scgi_temp_path ${dir}/scgi;`,
-    `  server { listen ${address}:${port}; root ${dir}/www; index index.html; }`,
+    `  server { listen ${address}:${port}; root ${dir}/www; index index.html;`,
+    ...(extras.server ?? []).map((d) => `    ${d}`),
+    '  }',
     '}',
     '',
   ].join('\n');
@@ -275,6 +289,15 @@ net.createServer({ allowHalfOpen: true }, (c) => {
   c.on('data', (d) => { n += d.length; h.update(d); });
   c.on('end', () => c.end(n + ' ' + h.digest('hex') + '\\n'));
   c.on('error', () => {});
+}).listen(o.port, o.address, () => console.log('ready'));`,
+  /** Says "decoy" to whoever connects and prints "conn <address>": shows a client went where it should not. */
+  decoy: `
+const net = require('node:net');
+const o = JSON.parse(process.argv[1]);
+net.createServer((c) => {
+  console.log('conn ' + c.remoteAddress);
+  c.on('error', () => {});
+  c.end('decoy\\n');
 }).listen(o.port, o.address, () => console.log('ready'));`,
   /** Resets the connection as soon as it read something. */
   resetAfterRead: `

@@ -40,9 +40,13 @@ export function networkPolicy(overrides: Partial<NetworkPolicy> = {}): NetworkPo
   const schema = JSON.parse(readFileSync(join(paths.schemas, 'config.schema.json'), 'utf8')) as {
     properties: { plugins: { properties: { network: object } } };
   };
-  const value = {};
-  newAjv().compile(schema.properties.plugins.properties.network)(value);
-  return { ...(value as NetworkPolicy), ...overrides };
+  // Wrapped: ajv applies defaults to properties, not to the root.
+  const value: { network?: NetworkPolicy } = {};
+  newAjv().compile({
+    type: 'object',
+    properties: { network: schema.properties.plugins.properties.network },
+  })(value);
+  return { ...value.network!, ...overrides };
 }
 
 /** For tests: the resolver and the clock. */

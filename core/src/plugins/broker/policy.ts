@@ -25,8 +25,8 @@ const SPECIAL: readonly (readonly [string, number, 'ipv4' | 'ipv6'])[] = [
   ['224.0.0.0', 3, 'ipv4'],
   // IPv4-compatible, loopback and unspecified.
   ['::', 96, 'ipv6'],
-  // IPv4-mapped and the NAT64 prefixes: an IPv4 address in IPv6 clothing.
-  ['::ffff:0:0', 96, 'ipv6'],
+  // IPv4-mapped addresses (::ffff:a.b.c.d) need no rule: BlockList checks
+  // them against the IPv4 rules. NAT64 prefixes hide any IPv4 address.
   ['64:ff9b::', 96, 'ipv6'],
   ['64:ff9b:1::', 48, 'ipv6'],
   ['100::', 64, 'ipv6'],
