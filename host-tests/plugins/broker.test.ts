@@ -1,0 +1,518 @@
+// Issue 6: the plugins' network broker against real servers. The broker runs
+// in a client namespace (a Node agent that loads core's build and takes
+// fetch/exchange calls as JSON lines); nginx, vsftpd, in.tftpd, socat and a
+// Node sink run in a server namespace on 10.99.66.2, joined by a veth pair.
+// Checked: downloads over http, ftp (anonymous and a user) and tftp with the
+// protocol's own answers (404, 550, TFTP error 1), redirects returned not
+// followed, size caps, timeouts, a PASV reply pointing at another host not
+// followed, the one-shot exchange over tcp and a unix socket, and the policy:
+// private ranges, the operator's grants, egress attacker, schemes, rate and
+// concurrency limits.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  attackFrom,
+  networkPlugin,
+  type NetworkGrant,
+} from '../../core/test/plugins/broker-fixtures.js';
+import type { Attack } from '../../core/src/generated/attack.js';
+import type { NetworkPolicy } from '../../core/src/plugins/broker/index.js';
+import type {
+  ExchangeRequest,
+  ExchangeResponse,
+  FetchRequest,
+  FetchResponse,
+  LoadedPlugin,
+} from '../../core/src/plugins/engine.js';
+import { waitUntil } from '../lib/clients.js';
+import { REPO, cleanup, makeTempDir } from '../lib/daemon.js';
+import { Netns, type Background } from '../lib/netns.js';
+import { requireTools } from '../lib/ns-clients.js';
+import {
+  startNginx,
+  startNodeServer,
+  startSocat,
+  startTftpd,
+  startVsftpd,
+} from '../lib/peer-servers.js';
+
+const CLIENT = '10.99.66.1';
+const SERVER = '10.99.66.2';
+/** Another address of the server namespace: where the lying PASV reply points. */
+const DECOY = '10.99.66.3';
+const PASV_PORT = 40000;
+
+/** Deterministic bytes: `n` of them, for files larger than a block or a cap. */
+function bytes(n: number, seed: string): Buffer {
+  const out = Buffer.alloc(n);
+  for (let i = 0, k = 0; i < n; k++) {
+    const d = createHash('sha256').update(`${seed}-${k}`).digest();
+    i += d.copy(out, i);
+  }
+  return out;
+}
+
+const BIG = bytes(300_000, 'big');
+/** Larger than one TFTP block of 1428 and not a multiple of it. */
+const TFTP_FILE = bytes(5_000, 'tftp');
+const FTP_FILE = bytes(200_000, 'ftp');
+
+// Plain JavaScript (ESM): runs in the client namespace with `node --input-type=module -e`.
+const AGENT = `
+const o = JSON.parse(process.argv[1]);
+const { HostBroker, networkPolicy } = await import(o.module);
+const brokers = new Map();
+const emit = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+let buf = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (text) => {
+  buf += text;
+  let i;
+  while ((i = buf.indexOf('\\n')) >= 0) {
+    const c = JSON.parse(buf.slice(0, i));
+    buf = buf.slice(i + 1);
+    if (c.op === 'new') {
+      brokers.set(c.broker, new HostBroker(networkPolicy(c.policy)));
+      emit({ id: c.id, ok: true });
+      continue;
+    }
+    brokers.get(c.broker)[c.op](c.plugin, c.attack, c.req).then(
+      (value) => emit({ id: c.id, ok: true, value }),
+      (e) => emit({ id: c.id, ok: false, code: e.code, message: e.message }),
+    );
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+emit({ id: 0, ok: true });
+`;
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  code?: string;
+  message?: string;
+}
+
+/** A broker's refusal or failure as the plugin sees it. */
+class Refused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** HostBrokers inside a namespace, driven from the test. */
+class BrokerAgent {
+  private seq = 0;
+  private brokers = 0;
+  private readonly waiting = new Map<number, (r: Reply) => void>();
+  private out = '';
+
+  private constructor(private readonly bg: Background) {
+    bg.child.stdout?.on('data', (text: string) => {
+      this.out += text;
+      let i;
+      while ((i = this.out.indexOf('\n')) >= 0) {
+        const r = JSON.parse(this.out.slice(0, i)) as Reply;
+        this.out = this.out.slice(i + 1);
+        this.waiting.get(r.id)?.(r);
+        this.waiting.delete(r.id);
+      }
+    });
+  }
+
+  static async start(net: Netns, node: string): Promise<BrokerAgent> {
+    const module = join(REPO, 'core', 'dist', 'plugins', 'broker', 'index.js');
+    const bg = net.spawn(node, 'broker-agent', [
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      AGENT,
+      JSON.stringify({ module }),
+    ]);
+    const agent = new BrokerAgent(bg);
+    await bg.waitForOutput(/"id":0/);
+    return agent;
+  }
+
+  private call(c: Record<string, unknown>): Promise<Reply> {
+    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, resolve);
+      this.bg.child.stdin!.write(JSON.stringify({ ...c, id }) + '\n', (err) => err && reject(err));
+      void this.bg.exited.then(() => reject(new Error(`broker agent exited: ${this.bg.output}`)));
+    });
+  }
+
+  /** A new HostBroker with plugins.network = the schema's defaults and `policy`. */
+  async broker(policy: Partial<NetworkPolicy> = {}): Promise<RemoteBroker> {
+    const n = ++this.brokers;
+    await this.call({ op: 'new', broker: n, policy });
+    return {
+      fetch: (plugin, attack, req) => this.result({ op: 'fetch', broker: n, plugin, attack, req }),
+      exchange: (plugin, attack, req) =>
+        this.result({ op: 'exchange', broker: n, plugin, attack, req }),
+    };
+  }
+
+  private async result<T>(c: Record<string, unknown>): Promise<T> {
+    const r = await this.call(c);
+    if (!r.ok) throw new Refused(r.code ?? '', r.message ?? '');
+    return r.value as T;
+  }
+}
+
+interface RemoteBroker {
+  fetch(plugin: LoadedPlugin, attack: Attack, req: FetchRequest): Promise<FetchResponse>;
+  exchange(plugin: LoadedPlugin, attack: Attack, req: ExchangeRequest): Promise<ExchangeResponse>;
+}
+
+async function refusal(p: Promise<unknown>): Promise<Refused> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof Refused) return err;
+    throw err;
+  }
+  throw new Error('the broker did not refuse');
+}
+
+const body = (r: FetchResponse | ExchangeResponse) =>
+  Buffer.from('body' in r ? r.body : r.data, 'base64');
+
+let net: Netns;
+let agent: BrokerAgent;
+let decoy: Background;
+let sockDir: string;
+const attack = attackFrom('198.51.100.7');
+/** A plugin allowed to reach the server by the manifest, with every scheme. */
+let plugin: LoadedPlugin;
+const ALL: NetworkGrant['schemes'] = ['http', 'https', 'ftp', 'tftp', 'tcp', 'unix'];
+/** The lab's policy: private ranges allowed (10.99.x.x is private). */
+const LAB = { allowPrivate: true };
+
+beforeAll(async () => {
+  requireTools(['nginx', 'vsftpd', 'in.tftpd', 'socat', 'openssl']);
+  net = Netns.create('broker', ['c', 's']);
+  const { bDev } = net.link('c', `${CLIENT}/24`, 's', `${SERVER}/24`);
+  net.addAddress('s', bDev, `${DECOY}/24`);
+  const www = { 'big.bin': BIG, 'slow/big.bin': BIG, 'files/new.txt': 'moved here\n' };
+  const ftpRoot = await makeTempDir('hts-ftp-root-');
+  await mkdir(join(ftpRoot, 'pub'));
+  await writeFile(join(ftpRoot, 'pub', 'a.bin'), FTP_FILE);
+  await writeFile(join(ftpRoot, 'pub', 'hello.txt'), 'hello ftp\n');
+  const tftpRoot = await makeTempDir('hts-tftp-root-');
+  await writeFile(join(tftpRoot, 'boot.bin'), TFTP_FILE);
+  sockDir = await makeTempDir('hts-broker-sock-');
+  await Promise.all([
+    startNginx(net, 's', SERVER, 'index\n', 80, {
+      files: www,
+      server: [
+        'location = /old { return 302 /files/new.txt; }',
+        // 2 KB/s: a download of big.bin takes minutes.
+        'location /slow/ { limit_rate 2k; }',
+      ],
+    }),
+    startVsftpd(net, 's', {
+      address: SERVER,
+      root: ftpRoot,
+      user: { name: 'bob', password: 's3cret' },
+      pasvPorts: [PASV_PORT, PASV_PORT],
+      // The PASV reply names the decoy; the broker must connect to SERVER anyway.
+      pasvAddress: DECOY,
+    }),
+    startTftpd(net, 's', SERVER, tftpRoot),
+    startNodeServer(net, 's', 'sinkHash', SERVER, 3310),
+    // Reads, never answers, never closes.
+    startSocat(
+      net,
+      's',
+      [`TCP-LISTEN:3311,bind=${SERVER},fork,reuseaddr`, 'EXEC:sleep 60'],
+      'tcp',
+      3311,
+    ),
+  ]);
+  // Counts what it read; answers once the client half-closed.
+  net.spawn('s', 'socat-unix', [
+    'socat',
+    `UNIX-LISTEN:${join(sockDir, 'wc.sock')},fork`,
+    'EXEC:wc -c',
+  ]);
+  decoy = await startNodeServer(net, 's', 'decoy', DECOY, PASV_PORT);
+  await waitUntil(() => existsSync(join(sockDir, 'wc.sock')), 10_000, 'the unix socket');
+  agent = await BrokerAgent.start(net, 'c');
+  plugin = await networkPlugin({ egress: 'allow-list', hosts: [SERVER], schemes: ALL });
+});
+
+afterAll(async () => {
+  await net?.teardown();
+  await cleanup();
+});
+
+describe('http', () => {
+  test('a download, its status, headers and the address used', async () => {
+    const b = await agent.broker(LAB);
+    const r = await b.fetch(plugin, attack, { url: `http://${SERVER}/big.bin` });
+    expect(r).toMatchObject({ status: 200, statusText: 'OK', truncated: false, address: SERVER });
+    expect(r.headers['content-length']).toBe(String(BIG.length));
+    expect(body(r).equals(BIG)).toBe(true);
+    expect(r.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  test('404 is an answer, not an error', async () => {
+    const b = await agent.broker(LAB);
+    const r = await b.fetch(plugin, attack, { url: `http://${SERVER}/nothing-here` });
+    expect(r).toMatchObject({ status: 404, statusText: 'Not Found' });
+  });
+
+  test('a redirect is returned with its location, not followed', async () => {
+    const b = await agent.broker(LAB);
+    const r = await b.fetch(plugin, attack, { url: `http://${SERVER}/old` });
+    expect(r.status).toBe(302);
+    expect(r.headers.location).toBe(`http://${SERVER}/files/new.txt`);
+    expect(body(r).toString()).not.toContain('moved here');
+  });
+
+  test('the size cap truncates', async () => {
+    const b = await agent.broker({ ...LAB, maxBytes: 100_000 });
+    const r = await b.fetch(plugin, attack, { url: `http://${SERVER}/big.bin` });
+    expect(r).toMatchObject({ status: 200, truncated: true });
+    expect(body(r).equals(BIG.subarray(0, 100_000))).toBe(true);
+    // The plugin can ask for less, never for more than the operator's cap.
+    const small = await b.fetch(plugin, attack, { url: `http://${SERVER}/big.bin`, maxBytes: 10 });
+    expect(body(small).equals(BIG.subarray(0, 10))).toBe(true);
+    const more = await b.fetch(plugin, attack, {
+      url: `http://${SERVER}/big.bin`,
+      maxBytes: 1e9,
+    });
+    expect(body(more).length).toBe(100_000);
+  });
+
+  test('a slow server times out with HT_PLUGIN_NETWORK', async () => {
+    const b = await agent.broker(LAB);
+    const t0 = performance.now();
+    const e = await refusal(
+      b.fetch(plugin, attack, { url: `http://${SERVER}/slow/big.bin`, timeoutMs: 1000 }),
+    );
+    expect(e.code).toBe('HT_PLUGIN_NETWORK');
+    expect(e.message).toBe(
+      `plugin net-test: network: http://${SERVER}:80: timed out after 1000 ms (http)`,
+    );
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
+  test('a refused connection is HT_PLUGIN_NETWORK naming the destination', async () => {
+    const b = await agent.broker(LAB);
+    const e = await refusal(b.fetch(plugin, attack, { url: `http://${SERVER}:81/` }));
+    expect(e.code).toBe('HT_PLUGIN_NETWORK');
+    expect(e.message).toMatch(
+      new RegExp(`^plugin net-test: network: http://${SERVER}:81: connect ECONNREFUSED`),
+    );
+  });
+});
+
+describe('ftp', () => {
+  test('anonymous download, status 226', async () => {
+    const b = await agent.broker(LAB);
+    const r = await b.fetch(plugin, attack, { url: `ftp://${SERVER}/pub/a.bin` });
+    expect(r).toMatchObject({ status: 226, truncated: false, address: SERVER });
+    expect(body(r).equals(FTP_FILE)).toBe(true);
+  });
+
+  test('a user login from the URL; a wrong password is the server answer 530', async () => {
+    const b = await agent.broker(LAB);
+    const r = await b.fetch(plugin, attack, { url: `ftp://bob:s3cret@${SERVER}/pub/hello.txt` });
+    expect(r.status).toBe(226);
+    expect(body(r).toString()).toBe('hello ftp\n');
+    const bad = await b.fetch(plugin, attack, { url: `ftp://bob:nope@${SERVER}/pub/hello.txt` });
+    expect(bad.status).toBe(530);
+    expect(body(bad).length).toBe(0);
+  });
+
+  test('a missing file is 550', async () => {
+    const b = await agent.broker(LAB);
+    const r = await b.fetch(plugin, attack, { url: `ftp://${SERVER}/pub/missing.bin` });
+    expect(r).toMatchObject({ status: 550, statusText: 'Failed to open file.' });
+  });
+
+  test('the PASV reply names another host: the data connection goes to the control address', async () => {
+    // vsftpd's PASV replies say DECOY (pasv_address); a client that followed
+    // them would get "decoy" from the decoy server instead of the file.
+    const pasv = await net.exec('c', [
+      'sh',
+      '-c',
+      `printf 'USER anonymous\\r\\nPASS x\\r\\nPASV\\r\\nQUIT\\r\\n' | socat -t 5 - TCP:${SERVER}:21`,
+    ]);
+    expect(pasv.stdout).toContain(
+      `(${DECOY.replaceAll('.', ',')},${PASV_PORT >> 8},${PASV_PORT & 255})`,
+    );
+    const b = await agent.broker(LAB);
+    const r = await b.fetch(plugin, attack, { url: `ftp://${SERVER}/pub/hello.txt` });
+    expect(body(r).toString()).toBe('hello ftp\n');
+    expect(decoy.output).not.toContain('conn');
+    // The decoy answers whoever does connect to it.
+    const probe = await net.exec('c', ['sh', '-c', `exec socat -u TCP:${DECOY}:${PASV_PORT} -`]);
+    expect(probe.stdout).toBe('decoy\n');
+  });
+
+  test('the size cap cuts the transfer short', async () => {
+    const b = await agent.broker({ ...LAB, maxBytes: 50_000 });
+    const r = await b.fetch(plugin, attack, { url: `ftp://${SERVER}/pub/a.bin` });
+    expect(r.truncated).toBe(true);
+    expect(body(r).equals(FTP_FILE.subarray(0, 50_000))).toBe(true);
+    expect(r.status).toBe(150);
+  });
+});
+
+describe('tftp', () => {
+  test('a file of several blocks, blksize and tsize negotiated', async () => {
+    const b = await agent.broker(LAB);
+    const r = await b.fetch(plugin, attack, { url: `tftp://${SERVER}/boot.bin` });
+    expect(r).toMatchObject({
+      status: 0,
+      truncated: false,
+      address: SERVER,
+      headers: { blksize: '1428', tsize: String(TFTP_FILE.length) },
+    });
+    expect(body(r).equals(TFTP_FILE)).toBe(true);
+  });
+
+  test('a missing file is TFTP error 1', async () => {
+    const b = await agent.broker(LAB);
+    const r = await b.fetch(plugin, attack, { url: `tftp://${SERVER}/missing.bin` });
+    expect(r).toMatchObject({ status: 1, statusText: 'File not found', truncated: false });
+  });
+
+  test('the size cap ends the transfer', async () => {
+    const b = await agent.broker({ ...LAB, maxBytes: 2000 });
+    const r = await b.fetch(plugin, attack, { url: `tftp://${SERVER}/boot.bin` });
+    expect(r.truncated).toBe(true);
+    expect(body(r).equals(TFTP_FILE.subarray(0, 2000))).toBe(true);
+  });
+
+  test('no server: retransmits, then HT_PLUGIN_NETWORK', async () => {
+    const b = await agent.broker(LAB);
+    const e = await refusal(
+      b.fetch(plugin, attack, { url: `tftp://${SERVER}:6969/boot.bin`, timeoutMs: 2000 }),
+    );
+    expect(e.code).toBe('HT_PLUGIN_NETWORK');
+    expect(e.message).toMatch(
+      /tftp:\/\/10\.99\.66\.2:6969: (timed out after 2000 ms|ECONNREFUSED)/,
+    );
+  });
+});
+
+describe('exchange', () => {
+  test('tcp: send, half-close, read until the peer closes', async () => {
+    const b = await agent.broker(LAB);
+    const data = bytes(100_000, 'exchange');
+    const r = await b.exchange(plugin, attack, {
+      url: `tcp://${SERVER}:3310`,
+      data: data.toString('base64'),
+    });
+    const hash = createHash('sha256').update(data).digest('hex');
+    expect(body(r).toString()).toBe(`${data.length} ${hash}\n`);
+    expect(r.truncated).toBe(false);
+  });
+
+  test('tcp: the size cap and the timeout', async () => {
+    const b = await agent.broker(LAB);
+    const r = await b.exchange(plugin, attack, {
+      url: `tcp://${SERVER}:3310`,
+      data: Buffer.from('abc').toString('base64'),
+      maxBytes: 2,
+    });
+    expect(r).toMatchObject({ truncated: true });
+    expect(body(r).toString()).toBe('3 ');
+    const e = await refusal(
+      b.exchange(plugin, attack, { url: `tcp://${SERVER}:3311`, data: '', timeoutMs: 500 }),
+    );
+    expect(e.code).toBe('HT_PLUGIN_NETWORK');
+    expect(e.message).toBe(
+      `plugin net-test: network: tcp://${SERVER}:3311: timed out after 500 ms (exchange)`,
+    );
+  });
+
+  test("unix: only with the operator's grant", async () => {
+    const path = join(sockDir, 'wc.sock');
+    const req = { url: `unix:${path}`, data: Buffer.from('12345').toString('base64') };
+    const none = await agent.broker(LAB);
+    const e = await refusal(none.exchange(plugin, attack, req));
+    expect(e.code).toBe('HT_PLUGIN_DENIED');
+    expect(e.message).toContain(
+      `unix:${path} is not in the operator's plugins.network.hosts.net-test`,
+    );
+    const granted = await agent.broker({ hosts: { 'net-test': [`unix:${path}`] } });
+    const r = await granted.exchange(plugin, attack, req);
+    expect(body(r).toString().trim()).toBe('5');
+  });
+});
+
+describe('policy', () => {
+  test('a private address is refused unless allowPrivate or the operator lists it', async () => {
+    const strict = await agent.broker();
+    const e = await refusal(strict.fetch(plugin, attack, { url: `http://${SERVER}/` }));
+    expect(e.code).toBe('HT_PLUGIN_DENIED');
+    expect(e.message).toBe(
+      `plugin net-test: network: http://${SERVER}:80: ${SERVER} is a loopback, private or special address (plugins.network.allowPrivate is false and the operator did not list it in plugins.network.hosts)`,
+    );
+    const listed = await agent.broker({ hosts: { 'net-test': [SERVER] } });
+    expect((await listed.fetch(plugin, attack, { url: `http://${SERVER}/` })).status).toBe(200);
+    // A grant for another port does not cover this one.
+    const otherPort = await agent.broker({ hosts: { 'net-test': [`${SERVER}:8080`] } });
+    expect(
+      (await refusal(otherPort.fetch(plugin, attack, { url: `http://${SERVER}/` }))).code,
+    ).toBe('HT_PLUGIN_DENIED');
+  });
+
+  test('a name is resolved and its address checked: localhost is loopback', async () => {
+    const named = await networkPlugin({ egress: 'allow-list', hosts: ['localhost'] });
+    const strict = await agent.broker();
+    const e = await refusal(strict.fetch(named, attack, { url: 'http://localhost/' }));
+    expect(e.code).toBe('HT_PLUGIN_DENIED');
+    expect(e.message).toMatch(/localhost \((127\.0\.0\.1|::1)[^)]*\) is a loopback/);
+  });
+
+  test('egress attacker: the attacking host only', async () => {
+    const own = await networkPlugin({ egress: 'attacker', schemes: ['http', 'tftp'] });
+    const b = await agent.broker(LAB);
+    const fromServer = attackFrom(SERVER);
+    expect((await b.fetch(own, fromServer, { url: `http://${SERVER}/` })).status).toBe(200);
+    const e = await refusal(b.fetch(own, fromServer, { url: `http://${DECOY}/` }));
+    expect(e.code).toBe('HT_PLUGIN_DENIED');
+    expect(e.message).toContain(`${DECOY} is not the attacking host ${SERVER} (egress: attacker)`);
+    const s = await refusal(b.fetch(own, fromServer, { url: `ftp://${SERVER}/pub/hello.txt` }));
+    expect(s.message).toContain("scheme ftp is not in the manifest's network.schemes (http, tftp)");
+  });
+
+  test('the (N+1)th request to one destination in the window is refused', async () => {
+    const b = await agent.broker({ ...LAB, perDestination: { requests: 3, perSeconds: 60 } });
+    const url = `http://${SERVER}/`;
+    for (let i = 0; i < 3; i++) expect((await b.fetch(plugin, attack, { url })).status).toBe(200);
+    // Another scheme to the same address counts against the same window.
+    const e = await refusal(b.fetch(plugin, attack, { url: `tftp://${SERVER}/boot.bin` }));
+    expect(e.code).toBe('HT_PLUGIN_DENIED');
+    expect(e.message).toBe(
+      `plugin net-test: network: tftp://${SERVER}:69: refused, ${SERVER} had 3 requests in the last 60 s, the limit of plugins.network.perDestination (3 per 60 s)`,
+    );
+  });
+
+  test('maxConcurrent refuses a request while the slots are taken', async () => {
+    const b = await agent.broker({ ...LAB, maxConcurrent: 1 });
+    const slow = b.fetch(plugin, attack, { url: `http://${SERVER}/slow/big.bin`, timeoutMs: 1500 });
+    // Give the slow one time to take its slot.
+    await new Promise((r) => setTimeout(r, 300));
+    const e = await refusal(b.fetch(plugin, attack, { url: `http://${SERVER}/` }));
+    expect(e.code).toBe('HT_PLUGIN_DENIED');
+    expect(e.message).toContain('the limit of plugins.network.maxConcurrent (1)');
+    expect((await refusal(slow)).code).toBe('HT_PLUGIN_NETWORK');
+    // Its slot is free again.
+    expect((await b.fetch(plugin, attack, { url: `http://${SERVER}/` })).status).toBe(200);
+  });
+});
