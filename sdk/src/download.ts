@@ -6,7 +6,7 @@
 // `honeytrap-plugin build`: it imports only describe-file.ts.
 import type { ArtifactOut, Finding, PluginOutput } from './types.js';
 import type { FetchResponse } from './core.js';
-import type { PluginContext } from './plugin.js';
+import type { PluginContext, WorkerPlugin } from './plugin.js';
 import { describeFile } from './describe-file.js';
 
 // ---- shell command lines ----
@@ -61,59 +61,96 @@ function separatorAt(text: string, i: number): number {
 }
 
 /**
- * The simple commands in `text`, in order. Commands are split at line ends,
- * ; & | ` ( ) { } even inside quotes, because attackers nest them there
- * (`bash -c "cd /tmp; wget http://…"`, `/shell?cmd='wget …'`); quote
- * characters are removed from words rather than grouping them. Words that
- * start a redirection (`>`, `2>`, `>>file`) are kept, so a caller can tell
- * `echo get x >> f` from its arguments.
+ * The simple commands in `text`, in order. Commands end at line ends and
+ * ; & | ` ( ) { } outside quotes; a quoted string (closed on the same line)
+ * is one word without its quotes, and is read again for the commands nested
+ * in it, because attackers put them there (`bash -c "cd /tmp; wget …"`, JSON
+ * strings). Words that start a redirection (`>`, `2>`, `>>file`) are kept, so
+ * a caller can tell `echo get x >> f` from its arguments.
  */
 export function shellCommands(text: string): ShellCommand[] {
   const out: ShellCommand[] = [];
-  let i = 0;
-  while (i < text.length) {
-    // one segment: up to the next character that ends a command ($( and ${IFS} excepted)
-    const words: { word: string; at: number }[] = [];
+  scanCommands(text, 0, text.length, out);
+  return out;
+}
+
+/** Index of the quote closing the one at `at` on its line, before `limit`; -1 when there is none. */
+function closingQuote(text: string, at: number, limit: number): number {
+  const q = text[at];
+  for (let k = at + 1; k < limit; k++) {
+    const c = text[k];
+    if (c === '\\' && q === '"') k++;
+    else if (c === q) return k;
+    else if (c === '\n' || c === '\r') return -1;
+  }
+  return -1;
+}
+
+function scanCommands(text: string, from: number, to: number, out: ShellCommand[]): void {
+  let i = from;
+  while (i < to) {
+    // one segment: up to the next character that ends a command, quotes, $( and ${IFS} excepted
+    const quoted: [number, number][] = [];
     let end = i;
-    while (end < text.length) {
+    while (end < to) {
       const c = text[end]!;
-      if (c === '{' && text[end - 1] === '$') {
+      if (c === '"' || c === "'") {
+        const close = closingQuote(text, end, to);
+        if (close > 0) {
+          quoted.push([end + 1, close]);
+          end = close + 1;
+          continue;
+        }
+      } else if (c === '\\') {
+        end += 2;
+        continue;
+      } else if (c === '{' && text[end - 1] === '$') {
         end++;
         continue;
-      }
-      if (c === '}' && text.lastIndexOf('${', end) > text.lastIndexOf('}', end - 1)) {
+      } else if (c === '}' && text.lastIndexOf('${', end) > text.lastIndexOf('}', end - 1)) {
         end++;
         continue;
       }
       if (ENDS_COMMAND.has(c)) break;
       end++;
     }
-    let k = i;
-    while (k < end) {
-      const sep = separatorAt(text, k);
-      if (sep) {
-        k += sep;
-        continue;
-      }
-      const at = k;
-      let word = '';
-      while (k < end && !separatorAt(text, k)) {
-        const c = text[k]!;
-        if (c === '\\' && k + 1 < end) {
-          word += text[k + 1];
-          k += 2;
-        } else {
-          if (c !== '"' && c !== "'") word += c;
-          k++;
-        }
-      }
-      if (word) words.push({ word, at });
-    }
-    const cmd = commandOf(text, words, end);
+    end = Math.min(end, to);
+    const cmd = commandOf(text, segmentWords(text, i, end), end);
     if (cmd) out.push(cmd);
+    for (const [a, b] of quoted) scanCommands(text, a, b, out);
     i = end + 1;
   }
-  return out;
+}
+
+/** The words of text[from, to): quotes removed (a quoted string is part of one word), backslashes unescaped. */
+function segmentWords(text: string, from: number, to: number): { word: string; at: number }[] {
+  const words: { word: string; at: number }[] = [];
+  let k = from;
+  while (k < to) {
+    const sep = separatorAt(text, k);
+    if (sep) {
+      k += sep;
+      continue;
+    }
+    const at = k;
+    let word = '';
+    while (k < to && !separatorAt(text, k)) {
+      const c = text[k]!;
+      if (c === '"' || c === "'") {
+        const close = closingQuote(text, k, to);
+        if (close > 0) word += text.slice(k + 1, close);
+        k = close > 0 ? close + 1 : k + 1; // a quote never closed is dropped
+      } else if (c === '\\' && k + 1 < to) {
+        word += text[k + 1];
+        k += 2;
+      } else {
+        word += c;
+        k++;
+      }
+    }
+    if (word) words.push({ word, at });
+  }
+  return words;
 }
 
 function commandOf(
@@ -126,8 +163,10 @@ function commandOf(
   for (; k < words.length; k++) {
     const name = baseName(words[k]!.word);
     if (name === 'busybox') busybox = true;
-    else if (SHELLS.has(name) && words[k + 1]?.word === '-c') k++;
-    else if (!PREFIX_WORDS.has(name) && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[k]!.word)) break;
+    else if (SHELLS.has(name) && words[k + 1]?.word === '-c') {
+      // sh -c "a; b": the quoted line is read on its own (scanCommands)
+      k += words[k + 2]?.word.includes(' ') ? 2 : 1;
+    } else if (!PREFIX_WORDS.has(name) && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[k]!.word)) break;
   }
   const first = words[k];
   if (!first) return undefined;
@@ -492,4 +531,61 @@ export async function downloadAll(
     findings.push({ type: 'note', value: note });
   }
   return { findings, artifacts };
+}
+
+// ---- a download plugin ----
+
+/** The config every download plugin takes (plugins.config.<name>); its configSchema gives the defaults. */
+export interface DownloadConfig {
+  /** Targets fetched per task (default 5). */
+  maxDownloads?: number;
+  /** Largest file in bytes; the host's plugins.network.maxBytes caps it. */
+  maxBytes?: number;
+  /** Per fetch, in ms; the host's plugins.network.timeoutMs caps it. */
+  timeoutMs?: number;
+  /** Also fetch URLs written outside a command line (default true). */
+  bareUrls?: boolean;
+}
+
+/** What makes one download plugin: its URL schemes and the command lines it reads. */
+export interface DownloadPluginSpec {
+  /** URL schemes it fetches (the manifest's capabilities.network.schemes). */
+  schemes: string[];
+  /** The targets of the command lines in `text` (latin1), with their offsets. */
+  commands(text: string): DownloadTarget[];
+}
+
+/**
+ * A worker plugin that downloads what an attack (or a text artifact, such as
+ * a decoded payload or a downloaded script) points at: the targets of
+ * `spec.commands`, in the text and in its percent-decoded form when it is an
+ * HTTP request; the URLs url-extract found (with `"after": ["url-extract"]`);
+ * and URLs of `spec.schemes` anywhere in the text unless config bareUrls is
+ * false. Each is fetched once; see downloadAll for what is recorded.
+ */
+export function downloadPlugin(spec: DownloadPluginSpec): WorkerPlugin<DownloadConfig> {
+  return {
+    analyze(input, ctx) {
+      const text = taskText(input);
+      const decoded = formDecoded(text);
+      // A decoded text's offsets are not the input's: its targets carry none.
+      const fromDecoded = (targets: DownloadTarget[]) =>
+        targets.map(({ url, via }) => ({ url, via: `${via ?? 'url'} (decoded)` }));
+      const bare = ctx.config.bareUrls !== false;
+      const urls = (t: string) =>
+        bare ? findUrls(t, spec.schemes).map((u) => ({ ...u, via: 'url' })) : [];
+      const targets = [
+        ...spec.commands(text),
+        ...(decoded ? fromDecoded(spec.commands(decoded)) : []),
+        ...urlExtractTargets(input.results, spec.schemes),
+        ...urls(text),
+        ...(decoded ? fromDecoded(urls(decoded)) : []),
+      ];
+      return downloadAll(ctx, targets, {
+        maxDownloads: ctx.config.maxDownloads ?? 5,
+        ...(ctx.config.maxBytes === undefined ? {} : { maxBytes: ctx.config.maxBytes }),
+        ...(ctx.config.timeoutMs === undefined ? {} : { timeoutMs: ctx.config.timeoutMs }),
+      });
+    },
+  };
 }
