@@ -89,6 +89,34 @@ process.stdin.on('end', () => process.exit(0));
 emit({ id: 0, ok: true });
 `;
 
+// Plain JavaScript: a TFTP server that ignores options and tries two
+// impostors: a DATA packet from another address before the real first one,
+// and one from another port of the server before the real second one. It
+// prints what the impostors get back.
+const TFTP_IMPOSTORS = `
+const dgram = require('node:dgram');
+const o = JSON.parse(process.argv[1]);
+const bound = (addr) => new Promise((r) => { const s = dgram.createSocket('udp4'); s.bind(0, addr, () => r(s)); });
+const data = (n, b) => { const h = Buffer.alloc(4); h.writeUInt16BE(3, 0); h.writeUInt16BE(n, 2); return Buffer.concat([h, b]); };
+const main = dgram.createSocket('udp4');
+main.on('message', async (m, c) => {
+  if (m.readUInt16BE(0) !== 1) return;
+  const [t, otherPort, otherAddress] = await Promise.all([bound(o.address), bound(o.address), bound(o.decoy)]);
+  const report = (name) => (p) => console.log(name + ' got ' + p.readUInt16BE(0) + ' ' + p.readUInt16BE(2));
+  otherPort.on('message', report('other-port'));
+  otherAddress.on('message', report('other-address'));
+  otherAddress.send(data(1, Buffer.from('from another address')), c.port, c.address);
+  setTimeout(() => t.send(data(1, Buffer.alloc(512, 65)), c.port, c.address), 100);
+  t.on('message', (a) => {
+    console.log('ack ' + a.readUInt16BE(2));
+    if (a.readUInt16BE(2) !== 1) return;
+    otherPort.send(data(2, Buffer.from('from another port')), c.port, c.address);
+    setTimeout(() => t.send(data(2, Buffer.from('end')), c.port, c.address), 100);
+  });
+});
+main.bind(o.port, o.address, () => console.log('ready'));
+`;
+
 interface Reply {
   id: number;
   ok: boolean;
@@ -406,6 +434,26 @@ describe('tftp', () => {
       /tftp:\/\/10\.99\.66\.2:6969: (timed out after 2000 ms|ECONNREFUSED)/,
     );
   });
+});
+
+test('tftp: only the server address and its first transfer port are accepted', async () => {
+  const server = net.spawn('s', 'tftp-impostors', [
+    process.execPath,
+    '-e',
+    TFTP_IMPOSTORS,
+    JSON.stringify({ address: SERVER, decoy: DECOY, port: 6970 }),
+  ]);
+  await server.waitForOutput(/ready/);
+  const b = await agent.broker(LAB);
+  const r = await b.fetch(plugin, attack, { url: `tftp://${SERVER}:6970/x` });
+  // The server ignored the options: 512-byte blocks, no tsize.
+  expect(r).toMatchObject({ status: 0, truncated: false, headers: { blksize: '512' } });
+  expect(body(r).toString()).toBe('A'.repeat(512) + 'end');
+  // RFC 1350: error 5 (unknown transfer ID) to the other port; nothing to the other address.
+  await server.waitForOutput(/ack 2/);
+  expect(server.output).toContain('other-port got 5 5');
+  expect(server.output).not.toContain('other-address got');
+  await server.stop();
 });
 
 describe('exchange', () => {

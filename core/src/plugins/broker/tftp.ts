@@ -81,12 +81,19 @@ export function tftpFetch(t: EgressTarget, address: string, limits: Limits): Pro
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
 
-    const finish = (err: Error | undefined, a?: Omit<Answer, 'headers' | 'body' | 'truncated'>) => {
+    /** Settles once; `lastWords` (a final ACK or ERROR) is sent before the socket closes. */
+    const finish = (
+      err: Error | undefined,
+      a?: Omit<Answer, 'headers' | 'body' | 'truncated'>,
+      lastWords?: Buffer,
+    ) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       limits.signal.removeEventListener('abort', onAbort);
-      sock.close();
+      const close = () => sock.close();
+      if (lastWords) sock.send(lastWords, serverPort ?? t.port, address, close);
+      else close();
       if (err) reject(err);
       else resolve({ ...a!, headers, body: body.base64(), truncated: body.truncated });
     };
@@ -132,8 +139,11 @@ export function tftpFetch(t: EgressTarget, address: string, limits: Limits): Pro
         const o = parseOack(msg.subarray(2));
         const size = Number(o.blksize ?? DEFAULT_BLKSIZE);
         if (!Number.isInteger(size) || size < 8 || size > TFTP_BLKSIZE) {
-          send(error(8, 'blksize not acceptable'));
-          return finish(new NetworkFailure(`the server offered blksize ${o.blksize}`));
+          return finish(
+            new NetworkFailure(`the server offered blksize ${o.blksize}`),
+            undefined,
+            error(8, 'blksize not acceptable'),
+          );
         }
         blksize = size;
         headers.blksize = String(size);
@@ -141,8 +151,11 @@ export function tftpFetch(t: EgressTarget, address: string, limits: Limits): Pro
         return transmit(ack(0));
       }
       if (op !== DATA) {
-        send(error(4, 'Illegal TFTP operation'));
-        return finish(new NetworkFailure(`unexpected TFTP opcode ${op}`));
+        return finish(
+          new NetworkFailure(`unexpected TFTP opcode ${op}`),
+          undefined,
+          error(4, 'Illegal TFTP operation'),
+        );
       }
       const block = msg.readUInt16BE(2);
       // A repeat of the block before: our ACK was lost, send it again.
@@ -151,13 +164,15 @@ export function tftpFetch(t: EgressTarget, address: string, limits: Limits): Pro
       headers.blksize ??= String(blksize);
       const data = msg.subarray(4);
       if (!body.add(data)) {
-        send(error(0, 'size limit reached'));
-        return finish(undefined, { status: 0, statusText: 'size limit reached' });
+        return finish(
+          undefined,
+          { status: 0, statusText: 'size limit reached' },
+          error(0, 'size limit reached'),
+        );
       }
       expected++;
       if (data.length < blksize) {
-        send(ack(block));
-        return finish(undefined, { status: 0, statusText: 'transfer complete' });
+        return finish(undefined, { status: 0, statusText: 'transfer complete' }, ack(block));
       }
       transmit(ack(block));
     };
