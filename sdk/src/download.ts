@@ -166,7 +166,12 @@ function commandOf(
     else if (SHELLS.has(name) && words[k + 1]?.word === '-c') {
       // sh -c "a; b": the quoted line is read on its own (scanCommands)
       k += words[k + 2]?.word.includes(' ') ? 2 : 1;
-    } else if (!PREFIX_WORDS.has(name) && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[k]!.word)) break;
+    } else if (
+      !PREFIX_WORDS.has(name) &&
+      !PREFIX_WORDS.has(words[k]!.word.toLowerCase()) && // /c, /b: cmd's switches, not paths
+      !/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[k]!.word)
+    )
+      break;
   }
   const first = words[k];
   if (!first) return undefined;
