@@ -60,9 +60,6 @@ export function downloadFileName(url, bytes) {
   return safe ? `${md5}-${safe}` : md5;
 }
 
-/** True for the error ctx.files.write gives when an exclusive write finds the file there. */
-const exists = (err) => /\bEEXIST\b|exists/.test(String(err?.code ?? '') + String(err?.message));
-
 /**
  * @type {WorkerPlugin<{ attacksDir: string, downloadsDir: string, downloads: boolean }>}
  */
@@ -97,7 +94,7 @@ export default {
           await ctx.files.write(name, Buffer.from(data, 'base64'), { exclusive: true });
         } catch (err) {
           // the same file from the same URL name was saved for an earlier attack
-          if (!exists(err)) throw err;
+          if (err?.code !== 'EEXIST') throw err;
         }
         findings.push({ type: 'x-saved-file', value: name, meta: { url: f.value } });
       }
