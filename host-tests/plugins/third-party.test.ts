@@ -42,9 +42,9 @@ export default {
 };
 `;
 
-/** The wasm plugin after the author's edit (AssemblyScript, with the template's helpers). */
+/** The wasm plugin after the author's edit (AssemblyScript, with the SDK's helpers). */
 const WASM_SOURCE = `// acme-wasm: reports ACME in what the attacker sent.
-import { finding, log, output, receivedText } from "./honeytrap";
+import { finding, log, output, receivedText } from "@honeytrap/sdk/assembly";
 
 export function analyze(input: string): string {
   const text = receivedText(input);

@@ -11,8 +11,9 @@ import { attackFixture, loadPlugin, type PluginUnderTest } from '../src/index.js
 import { collector, removeTempDirs, tempDir } from './helpers.js';
 
 const SOURCE = `import {
-  artifactBytes, finding, jsonNumber, jsonRaw, jsonString, latin1, log, output, receivedBytes,
-  receivedText, sentBytes,
+  Meta, artifact, artifactBytes, base64Decode, base64Encode, finding, isArtifactTask, jsonBool,
+  jsonLocate, jsonNumber, jsonRaw, jsonString, latin1, log, output, receivedBytes, receivedText,
+  sentBytes, taskBytes,
 } from "@honeytrap/sdk/assembly";
 
 export function analyze(input: string): string {
@@ -28,8 +29,17 @@ export function analyze(input: string): string {
   f.push(finding("x-length", receivedBytes(input).length.toString()));
   f.push(finding("x-sent", latin1(sentBytes(input))));
   f.push(finding("x-artifact", latin1(artifactBytes(input))));
+  f.push(finding("x-task", (isArtifactTask(input) ? "artifact:" : "attack:") + latin1(taskBytes(input))));
+  f.push(finding("x-bool", jsonBool(input, "config.flag").toString() + " " + jsonBool(input, "config.marker", true).toString()));
+  const found = jsonLocate(input, "attack.received.data") >= 0 && jsonLocate(input, "attack.nope") < 0;
+  f.push(finding("x-locate", found ? "yes" : "no"));
+  f.push(finding("x-urlsafe", latin1(base64Decode("-_8="))));
+  const meta = new Meta().str("s", 'a"b').num("n", -42).bool("b", false).append(new Meta().num("m", 1));
+  f.push(finding("x-meta", "v", 3, meta));
   log("done");
-  return output(f);
+  const sent = sentBytes(input);
+  const arts = [artifact(receivedBytes(input)), artifact(base64Decode(base64Encode(sent)), "text/plain")];
+  return output(f, sent.length > 0 ? arts : null);
 }
 `;
 
@@ -53,6 +63,7 @@ beforeAll(async () => {
       engine: 'wasm',
       entry: 'build/as-helpers.wasm',
       consumes: { attacks: { minBytes: 0 } },
+      capabilities: { findings: true, artifacts: true },
     }),
   );
   await buildPlugin(dir, collector().out);
@@ -60,6 +71,7 @@ beforeAll(async () => {
     config: {
       nested: { a: [1, { b: '}' }], c: 'x' },
       marker: 'q"uote\\ \n tab\t \u00e9 \u2603 \u0001',
+      flag: true,
     },
   });
 }, 60_000);
@@ -82,8 +94,27 @@ describe('@honeytrap/sdk/assembly', () => {
       { type: 'x-length', value: '7' },
       { type: 'x-sent', value: 'OK' },
       { type: 'x-artifact', value: '' },
+      { type: 'x-task', value: `attack:${bytes.toString('latin1')}` },
+      { type: 'x-bool', value: 'true true' },
+      { type: 'x-locate', value: 'yes' },
+      { type: 'x-urlsafe', value: Buffer.from('-_8=', 'base64url').toString('latin1') },
+      { type: 'x-meta', value: 'v', offset: 3, meta: { s: 'a"b', n: -42, b: false, m: 1 } },
+    ]);
+    expect(out.artifacts).toEqual([
+      { contentType: 'application/octet-stream', data: bytes.toString('base64') },
+      { contentType: 'text/plain', data: Buffer.from('OK').toString('base64') },
     ]);
     expect(plugin.logs).toContain('done');
+  });
+
+  test('base64Encode pads every length; output() without artifacts gives none', async () => {
+    for (const n of [1, 2, 3, 4, 5, 255]) {
+      const sent = Buffer.alloc(n).map((_, i) => (i * 37 + 11) & 0xff);
+      const out = await plugin.run(attackFixture({ received: 'x', sent }));
+      expect(out.artifacts[1]?.data).toBe(sent.toString('base64'));
+    }
+    const none = await plugin.run(attackFixture({ received: 'x' }));
+    expect(none.artifacts).toEqual([]);
   });
 
   test('decodes every base64 length and the artifact of an artifact task', async () => {
@@ -100,5 +131,6 @@ describe('@honeytrap/sdk/assembly', () => {
       ignoreFilters: true,
     });
     expect(art.findings.find((f) => f.type === 'x-artifact')?.value).toBe('MZ\u00c2\u0090');
+    expect(art.findings.find((f) => f.type === 'x-task')?.value).toBe('artifact:MZ\u00c2\u0090');
   });
 });

@@ -1,15 +1,24 @@
 // The honeytrap-plugin commands: new, build, validate, test, pack.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  existsSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
-import { buildPlugin } from '../src/cli/build.js';
+import { buildPlugin, needsBuild } from '../src/cli/build.js';
 import { CliError } from '../src/cli/common.js';
+import { HOST_API_VERSION } from '../src/core.js';
 import { newPlugin, sdkSpec } from '../src/cli/new.js';
 import { packPlugin, relativeImports } from '../src/cli/pack.js';
 import { judge, testPlugin } from '../src/cli/test.js';
 import { validatePlugin } from '../src/cli/validate.js';
+import { attackFixture, loadPlugin } from '../src/index.js';
 import { collector, removeTempDirs, tempDir, writePlugin } from './helpers.js';
 
 const SDK = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
@@ -37,6 +46,13 @@ async function cliRejection(p: Promise<unknown>): Promise<CliError> {
   throw new Error('expected a CliError');
 }
 
+/** What `new` lists: a heading, then the files every plugin gets and the engine's own, sorted. */
+function created(heading: string, ...own: string[]): string[] {
+  const common = ['.gitignore', 'README.md', 'package.json', 'plugin.json', 'test/plugin.test.mjs'];
+  const fixtures = ['test/fixtures/no-url.json', 'test/fixtures/url.json'];
+  return [heading, ...[...common, ...fixtures, ...own].sort().map((f) => `  ${f}`)];
+}
+
 describe('new', () => {
   const root = tempDir();
 
@@ -44,17 +60,9 @@ describe('new', () => {
     const c = collector();
     const dir = await newPlugin('worker', 'url-finder', { dir: root }, c.out);
     expect(dir).toBe(join(root, 'url-finder'));
-    expect(c.lines.slice(0, 9)).toEqual([
-      `created worker plugin url-finder in ${dir}`,
-      '  .gitignore',
-      '  README.md',
-      '  index.mjs',
-      '  package.json',
-      '  plugin.json',
-      '  test/fixtures/no-url.json',
-      '  test/fixtures/url.json',
-      '  test/plugin.test.mjs',
-    ]);
+    expect(c.lines.slice(0, 9)).toEqual(
+      created(`created worker plugin url-finder in ${dir}`, 'index.mjs'),
+    );
     const manifest = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as Record<
       string,
       unknown
@@ -91,6 +99,23 @@ describe('new', () => {
     expect(bundle).toContain('function definePlugin(');
     expect(relativeImports(bundle)).toEqual([]);
     expect(bundle).not.toMatch(/from ['"]@honeytrap/);
+    expect(await testPlugin(dir, collector().out)).toEqual({ passed: 3, failed: 0 });
+  });
+
+  test('a wasm plugin imports the SDK’s AssemblyScript library and builds with no node_modules', async () => {
+    const c = collector();
+    const dir = await newPlugin('wasm', 'as-finder', { dir: root }, c.out);
+    expect(c.lines.slice(0, 10)).toEqual([
+      ...created(`created wasm plugin as-finder in ${dir}`, 'assembly/index.ts'),
+      '',
+    ]);
+    expect(readFileSync(join(dir, 'assembly', 'index.ts'), 'utf8')).toContain(
+      'from "@honeytrap/sdk/assembly";',
+    );
+    // a temp folder outside this checkout: nothing for asc to find in node_modules
+    for (let d = dir; d !== dirname(d); d = dirname(d))
+      expect(existsSync(join(d, 'node_modules', '@honeytrap', 'sdk'))).toBe(false);
+    expect(c.text()).toMatch(/built build\/as-finder.wasm from assembly\/index.ts \(\d+ bytes/);
     expect(await testPlugin(dir, collector().out)).toEqual({ passed: 3, failed: 0 });
   });
 
@@ -142,18 +167,65 @@ describe('build', () => {
     );
   });
 
-  test('an AssemblyScript error is reported with asc’s diagnostics', async () => {
-    const dir = writePlugin(
+  /** A wasm plugin folder: assembly/index.ts is `source`; `files` are written too. */
+  const wasmPlugin = (name: string, source: string, files: Record<string, string> = {}) =>
+    writePlugin(
       root,
-      'as-error',
+      name,
       { engine: 'wasm', entry: 'build/p.wasm' },
-      { 'assembly/index.ts': 'export function analyze(input: string): string { return 1; }\n' },
+      { 'assembly/index.ts': source, ...files },
     );
-    const err = await cliRejection(buildPlugin(dir, collector().out));
-    expect(err.message).toMatch(/^asc could not compile assembly\/index.ts: /);
-    expect(err.details.join('\n')).toContain(
-      "Type 'i32' is not assignable to type '~lib/string/String'",
+
+  test('@honeytrap/sdk/assembly is the SDK that builds, even over a node_modules copy', async () => {
+    const dir = wasmPlugin(
+      'as-stale-sdk',
+      'import { finding, output } from "@honeytrap/sdk/assembly";\nexport function analyze(input: string): string { return output([finding("note", "x")]); }\n',
+      // an older SDK installed in the plugin folder, without these helpers
+      { 'node_modules/@honeytrap/sdk/assembly/index.ts': 'export const OLD: i32 = 1;\n' },
     );
+    await buildPlugin(dir, collector().out);
+    const p = await loadPlugin(dir);
+    try {
+      expect((await p.run(attackFixture({ received: 'a' }))).findings).toEqual([
+        { type: 'note', value: 'x' },
+      ]);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('a .wasm older than the SDK’s AssemblyScript library needs a build', async () => {
+    const dir = wasmPlugin(
+      'as-mtime',
+      'export function analyze(input: string): string { return "{}"; }\n',
+    );
+    await buildPlugin(dir, collector().out);
+    expect(needsBuild(dir)).toBe(false);
+    const sdkLib = statSync(join(SDK, 'assembly', 'index.ts')).mtime;
+    const before = new Date(sdkLib.getTime() - 60_000);
+    utimesSync(join(dir, 'assembly', 'index.ts'), before, before);
+    utimesSync(join(dir, 'build', 'p.wasm'), before, before);
+    expect(needsBuild(dir)).toBe(true);
+  });
+
+  test('AssemblyScript errors are reported with asc’s diagnostics', async () => {
+    const cases: [string, string, string][] = [
+      [
+        'as-error',
+        'export function analyze(input: string): string { return 1; }\n',
+        "Type 'i32' is not assignable to type '~lib/string/String'",
+      ],
+      [
+        'as-unknown',
+        'import { nope } from "@honeytrap/sdk/assembly";\nexport function analyze(input: string): string { return nope; }\n',
+        "Module '~lib/@honeytrap/sdk/assembly' has no exported member 'nope'",
+      ],
+    ];
+    for (const [name, source, diagnostic] of cases) {
+      const err = await cliRejection(buildPlugin(wasmPlugin(name, source), collector().out));
+      expect(err.message).toMatch(/^asc could not compile assembly\/index.ts: /);
+      expect(err.details.join('\n')).toContain(diagnostic);
+    }
   });
 });
 
@@ -169,7 +241,7 @@ describe('validate', () => {
     expect(err.exitCode).toBe(2);
     expect(err.message).toBe(`plugin bad (${dir}) is not valid:`);
     expect(err.details).toEqual([
-      '/hostApi: plugin needs host API ^2.0.0, this host provides 1.0.0',
+      `/hostApi: plugin needs host API ^2.0.0, this host provides ${HOST_API_VERSION}`,
       '/entry: the wasm engine loads a .wasm file, not "x.js"',
       '/entry: file x.js does not exist in the plugin folder',
       '(the .wasm is made by `honeytrap-plugin build` from assembly/index.ts)',
