@@ -118,16 +118,15 @@ const SHIPPED_CONFIG = {
     ],
   },
 };
-/** The AssemblyScript helpers `honeytrap-plugin new wasm` gives a plugin author. */
-const SDK_HELPERS = join(REPO, 'sdk', 'templates', 'wasm', 'assembly', 'honeytrap.ts.tmpl');
+/** The SDK's AssemblyScript library (@honeytrap/sdk/assembly), what a plugin author imports. */
+const SDK_ASSEMBLY = join(REPO, 'sdk', 'assembly');
 /** The flags the wasm engine wants (docs/plugin-wasm.md). */
 const ASC_FLAGS = ['--runtime', 'incremental', '--exportRuntime', '--importMemory', '-O3'];
 
 // ---------------------------------------------------------------- plugins
 
-/** Compiles DIR/index.as (AssemblyScript) with the SDK's helpers as ./honeytrap; the .wasm bytes. */
+/** Compiles DIR/index.as (AssemblyScript) with the SDK's library; the .wasm bytes. */
 async function compileWasm(dir) {
-  const helpers = readFileSync(SDK_HELPERS, 'utf8').replace(/\{\{\w+\}\}/g, 'bench');
   const stderr = asc.createMemoryStream();
   let wasm;
   // The sources are *.as so that tsc, eslint and prettier leave them alone;
@@ -138,9 +137,10 @@ async function compileWasm(dir) {
       stdout: asc.createMemoryStream(),
       stderr,
       readFile: (file, baseDir) => {
-        if (file === 'honeytrap.ts') return helpers;
         if (!file.endsWith('.ts')) return null;
+        const sdk = /node_modules[\\/]@honeytrap[\\/]sdk[\\/]assembly[\\/](.*)$/.exec(file);
         try {
+          if (sdk) return readFileSync(join(SDK_ASSEMBLY, sdk[1]), 'utf8');
           return readFileSync(join(baseDir, `${file.slice(0, -3)}.as`), 'utf8');
         } catch {
           return null;

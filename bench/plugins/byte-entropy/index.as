@@ -4,7 +4,7 @@
 // (bits per byte: about 4.5 for English text, close to 8 for compressed or
 // encrypted data), with the number of distinct bytes, the share of printable
 // ones and the most frequent byte.
-import { receivedBytes } from './honeytrap';
+import { receivedBytes } from '@honeytrap/sdk/assembly';
 
 /** x with `digits` decimals, as JSON number text. */
 function fixed(x: f64, digits: i32): string {

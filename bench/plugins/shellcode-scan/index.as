@@ -2,7 +2,7 @@
 // the SDK's assembly/honeytrap.ts helpers). Benchmark plugin for the wasm
 // engine: NOP sleds (runs of 0x90) and well-known x86 shellcode byte
 // patterns in the received bytes, each reported with its byte offset.
-import { finding, output, receivedBytes } from './honeytrap';
+import { finding, output, receivedBytes } from '@honeytrap/sdk/assembly';
 
 /** A run of at least this many 0x90 bytes is a NOP sled. */
 const MIN_SLED = 16;
