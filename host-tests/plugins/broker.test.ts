@@ -257,11 +257,11 @@ beforeAll(async () => {
     }),
     startTftpd(net, 's', SERVER, tftpRoot),
     startNodeServer(net, 's', 'sinkHash', SERVER, 3310),
-    // Reads, never answers, never closes.
+    // Reads, never answers, never closes (-t: socat would close 0.5 s after the client's half-close).
     startSocat(
       net,
       's',
-      [`TCP-LISTEN:3311,bind=${SERVER},fork,reuseaddr`, 'EXEC:sleep 60'],
+      ['-t', '60', `TCP-LISTEN:3311,bind=${SERVER},fork,reuseaddr`, 'EXEC:sleep 60'],
       'tcp',
       3311,
     ),
