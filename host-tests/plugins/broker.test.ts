@@ -75,7 +75,9 @@ process.stdin.on('data', (text) => {
     const c = JSON.parse(buf.slice(0, i));
     buf = buf.slice(i + 1);
     if (c.op === 'new') {
-      brokers.set(c.broker, new HostBroker(networkPolicy(c.policy)));
+      // names: the test's own DNS (name -> addresses); absent, the system resolver.
+      const deps = c.names ? { lookup: async (h) => c.names[h] ?? [] } : {};
+      brokers.set(c.broker, new HostBroker(networkPolicy(c.policy), deps));
       emit({ id: c.id, ok: true });
       continue;
     }
@@ -155,9 +157,12 @@ class BrokerAgent {
     });
   }
 
-  static async start(net: Netns, node: string): Promise<BrokerAgent> {
+  /** `caFile`: a CA the agent's TLS trusts besides the system's (the test's https server). */
+  static async start(net: Netns, node: string, caFile: string): Promise<BrokerAgent> {
     const module = join(REPO, 'core', 'dist', 'plugins', 'broker', 'index.js');
     const bg = net.spawn(node, 'broker-agent', [
+      'env',
+      `NODE_EXTRA_CA_CERTS=${caFile}`,
       process.execPath,
       '--input-type=module',
       '-e',
@@ -178,10 +183,16 @@ class BrokerAgent {
     });
   }
 
-  /** A new HostBroker with plugins.network = the schema's defaults and `policy`. */
-  async broker(policy: Partial<NetworkPolicy> = {}): Promise<RemoteBroker> {
+  /**
+   * A new HostBroker with plugins.network = the schema's defaults and
+   * `policy`; `names` answers its lookups (name -> addresses).
+   */
+  async broker(
+    policy: Partial<NetworkPolicy> = {},
+    names?: Record<string, string[]>,
+  ): Promise<RemoteBroker> {
     const n = ++this.brokers;
-    await this.call({ op: 'new', broker: n, policy });
+    await this.call({ op: 'new', broker: n, policy, names });
     return {
       fetch: (plugin, attack, req) => this.result({ op: 'fetch', broker: n, plugin, attack, req }),
       exchange: (plugin, attack, req) =>
@@ -238,6 +249,26 @@ beforeAll(async () => {
   const tftpRoot = await makeTempDir('hts-tftp-root-');
   await writeFile(join(tftpRoot, 'boot.bin'), TFTP_FILE);
   sockDir = await makeTempDir('hts-broker-sock-');
+  const tls = await makeTempDir('hts-broker-tls-');
+  // A self-signed certificate for files.lab and the server's address; the agent trusts it.
+  await net.mustExec('c', [
+    'openssl',
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=files.lab',
+    '-addext',
+    `subjectAltName=DNS:files.lab,IP:${SERVER}`,
+    '-keyout',
+    join(tls, 'key.pem'),
+    '-out',
+    join(tls, 'cert.pem'),
+  ]);
   await Promise.all([
     startNginx(net, 's', SERVER, 'index\n', 80, {
       files: www,
@@ -245,6 +276,11 @@ beforeAll(async () => {
         'location = /old { return 302 /files/new.txt; }',
         // 2 KB/s: a download of big.bin takes minutes.
         'location /slow/ { limit_rate 2k; }',
+        `listen ${SERVER}:443 ssl;`,
+        `ssl_certificate ${tls}/cert.pem;`,
+        `ssl_certificate_key ${tls}/key.pem;`,
+        // The Host header nginx saw, sent back.
+        'location = /host { return 200 "$host $ssl_server_name\\n"; }',
       ],
     }),
     startVsftpd(net, 's', {
@@ -274,7 +310,7 @@ beforeAll(async () => {
   ]);
   decoy = await startNodeServer(net, 's', 'decoy', DECOY, PASV_PORT);
   await waitUntil(() => existsSync(join(sockDir, 'wc.sock')), 10_000, 'the unix socket');
-  agent = await BrokerAgent.start(net, 'c');
+  agent = await BrokerAgent.start(net, 'c', join(tls, 'cert.pem'));
   plugin = await networkPlugin({ egress: 'allow-list', hosts: [SERVER], schemes: ALL });
 });
 
@@ -341,6 +377,29 @@ describe('http', () => {
     expect(e.code).toBe('HT_PLUGIN_NETWORK');
     expect(e.message).toMatch(
       new RegExp(`^plugin net-test: network: http://${SERVER}:81: connect ECONNREFUSED`),
+    );
+  });
+});
+
+describe('https', () => {
+  test('to the address, certificate checked', async () => {
+    const b = await agent.broker(LAB);
+    const r = await b.fetch(plugin, attack, { url: `https://${SERVER}/big.bin` });
+    expect(r.status).toBe(200);
+    expect(body(r).equals(BIG)).toBe(true);
+  });
+
+  test('to a name: the checked address is used, the name stays in SNI and Host', async () => {
+    const named = await networkPlugin({ egress: 'allow-list', hosts: ['files.lab', 'other.lab'] });
+    const b = await agent.broker(LAB, { 'files.lab': [SERVER], 'other.lab': [SERVER] });
+    const r = await b.fetch(named, attack, { url: 'https://files.lab/host' });
+    expect(r).toMatchObject({ status: 200, address: SERVER });
+    expect(body(r).toString()).toBe('files.lab files.lab\n');
+    // The same address under a name the certificate does not carry: refused by TLS.
+    const e = await refusal(b.fetch(named, attack, { url: 'https://other.lab/host' }));
+    expect(e.code).toBe('HT_PLUGIN_NETWORK');
+    expect(e.message).toMatch(
+      /^plugin net-test: network: https:\/\/other\.lab:443 \(10\.99\.66\.2\): .*(altnames|ERR_TLS_CERT_ALTNAME_INVALID)/,
     );
   });
 });
