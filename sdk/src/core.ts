@@ -8,14 +8,22 @@ import type { Engine } from '@honeytrap/core/dist/plugins/engine.js';
 export { HOST_API_VERSION, PluginError } from '@honeytrap/core/dist/plugins/engine.js';
 export type {
   ArtifactInput,
+  DbResult,
+  DbStatement,
   Engine,
+  ExchangeRequest,
+  ExchangeResponse,
   FetchRequest,
   FetchResponse,
+  FileStat,
+  HostServices,
   LoadedPlugin,
   NetworkBroker,
   PluginRunner,
   PluginTaskInput,
+  RotateOptions,
 } from '@honeytrap/core/dist/plugins/engine.js';
+export { PluginServices } from '@honeytrap/core/dist/plugins/services/index.js';
 export {
   MANIFEST_FILE,
   MANIFEST_VERSION,
@@ -23,7 +31,7 @@ export {
   validatePluginConfig,
 } from '@honeytrap/core/dist/plugins/manifest.js';
 export type { ManifestResult } from '@honeytrap/core/dist/plugins/manifest.js';
-export { wantsArtifact, wantsAttack } from '@honeytrap/core/dist/plugins/filters.js';
+export { wantsArtifact, wantsAttack, wantsReports } from '@honeytrap/core/dist/plugins/filters.js';
 export { HostBroker, networkPolicy } from '@honeytrap/core/dist/plugins/broker/index.js';
 export { checkEgress } from '@honeytrap/core/dist/plugins/egress.js';
 export { checkPluginOutput } from '@honeytrap/core/dist/plugins/output.js';
@@ -36,6 +44,7 @@ export { paths as corePaths } from '@honeytrap/core/dist/paths.js';
 export { HoneytrapError } from '@honeytrap/core/dist/errors.js';
 export type { ErrorCode } from '@honeytrap/core/dist/errors.js';
 export type { ResolvedManifest } from '@honeytrap/core/dist/generated/plugin-manifest-resolved.js';
+export type { PluginRecord } from '@honeytrap/core/dist/generated/plugin-record.js';
 
 /** The daemon's worker engine, with the plugins' log lines sent to `log`. */
 export async function workerEngine(log: (message: string) => void): Promise<Engine> {

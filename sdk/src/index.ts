@@ -7,10 +7,16 @@ export type { PluginOutput, Finding, ArtifactOut } from './types.js';
 export type { PluginRecord, ArtifactRef } from './types.js';
 export type {
   ArtifactInput,
+  DbResult,
+  DbStatement,
+  ExchangeRequest,
+  ExchangeResponse,
   FetchRequest,
   FetchResponse,
+  FileStat,
   PluginTaskInput,
   ResolvedManifest,
+  RotateOptions,
 } from './core.js';
 export { HOST_API_VERSION, MANIFEST_VERSION } from './core.js';
 export * from './plugin.js';

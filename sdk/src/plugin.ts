@@ -5,7 +5,18 @@
 // from the plugin's own folder.
 import type { Attack } from './types.js';
 import type { ArtifactOut, Finding, PluginOutput } from './types.js';
-import type { ArtifactInput, FetchRequest, FetchResponse, PluginTaskInput } from './core.js';
+import type {
+  ArtifactInput,
+  DbResult,
+  DbStatement,
+  ExchangeRequest,
+  ExchangeResponse,
+  FetchRequest,
+  FetchResponse,
+  FileStat,
+  PluginTaskInput,
+  RotateOptions,
+} from './core.js';
 
 /** The finding types the host accepts: the common ones, or a plugin's own `x-<name>`. */
 export type FindingType =
@@ -22,7 +33,13 @@ export type FindingType =
 /** A plugin's own config (the daemon config's plugins.config.<name>). */
 export type PluginConfig = Record<string, unknown>;
 
-/** What analyze() is given: one attack string, or one artifact and the attack it came from. */
+/**
+ * What analyze() is given: one attack string (kind "attack"), one artifact
+ * and the attack it came from ("artifact"), or, for an output plugin
+ * (consumes.reports), a report ("report"): the attack once every analysis
+ * plugin is done with it, every plugin's record in `records` and, with
+ * consumes.reports.artifactData, the artifacts' bytes in `artifacts`.
+ */
 export interface PluginInput<C extends object = PluginConfig> extends Omit<
   PluginTaskInput,
   'config' | 'attack'
@@ -45,6 +62,53 @@ export interface PluginContext<C extends object = PluginConfig> {
    * Bodies are base64. Rejects with code HT_PLUGIN_DENIED when not allowed.
    */
   readonly fetch: (req: FetchRequest) => Promise<FetchResponse>;
+  /**
+   * One request/response over a stream (capabilities.network.schemes tcp or
+   * unix): connect to tcp://host:port or unix:/path, send `data` (base64),
+   * half-close, read until the peer closes. Rejects with HT_PLUGIN_DENIED
+   * (not allowed) or HT_PLUGIN_NETWORK (refused, reset, timeout).
+   */
+  readonly exchange: (req: ExchangeRequest) => Promise<ExchangeResponse>;
+  /** The plugin's own folder (capabilities.files); see PluginFiles. */
+  readonly files: PluginFiles;
+  /** The plugin's database (capabilities.database); see PluginDb. */
+  readonly db: PluginDb;
+}
+
+/**
+ * Files in the one folder the operator gives the plugin (plugins.files).
+ * Names are relative paths with "/" (no "..", no absolute path, no NUL);
+ * folders are made as needed; symbolic links are never followed. The host
+ * runs operations on one file one after another.
+ */
+export interface PluginFiles {
+  /**
+   * Appends (the file is made if needed). With `rotate`, when the append
+   * would make the file exceed maxBytes: name.(keep-1) is dropped, name.N
+   * becomes name.N+1, name becomes name.1, and the append starts a new file.
+   */
+  append(name: string, data: string | Uint8Array, opts?: { rotate?: RotateOptions }): Promise<void>;
+  /** Replaces the file atomically (temp file and rename); `exclusive` fails with code EEXIST if it exists. */
+  write(name: string, data: string | Uint8Array, opts?: { exclusive?: boolean }): Promise<void>;
+  /** Size and modification time, or null when there is no such file. */
+  stat(name: string): Promise<FileStat | null>;
+  /** Names in a folder (the plugin's folder by default), sorted; folders end with "/". */
+  list(dir?: string): Promise<string[]>;
+  /** Removes a file; false when there was none. */
+  remove(name: string): Promise<boolean>;
+}
+
+/**
+ * The database the operator configures for the plugin (plugins.databases.<name>,
+ * PostgreSQL). Rejects with HT_PLUGIN_UNAVAILABLE while the database cannot be
+ * reached (an at-least-once report is then kept and retried) and with
+ * HT_PLUGIN_THREW (message with the SQLSTATE) when a statement fails.
+ */
+export interface PluginDb {
+  /** One statement; `params` fill $1, $2… */
+  query(sql: string, params?: unknown[]): Promise<DbResult>;
+  /** BEGIN, the statements in order, COMMIT on one connection; ROLLBACK and reject on the first failure. */
+  transaction(statements: DbStatement[]): Promise<DbResult[]>;
 }
 
 /** What analyze() returns; nothing (undefined or null) means no findings and no artifacts. */

@@ -3,6 +3,7 @@
 // daemon's pipeline does.
 import { afterAll, describe, expect, test } from 'vitest';
 import {
+  HOST_API_VERSION,
   HarnessError,
   PluginError,
   attackFixture,
@@ -111,7 +112,7 @@ describe('runPlugin', () => {
     const err = (await failure(runPlugin(dir, hello))) as HarnessError;
     expect(err).toBeInstanceOf(HarnessError);
     expect(err.details).toEqual([
-      '/hostApi: plugin needs host API ^2.0.0, this host provides 1.0.0',
+      `/hostApi: plugin needs host API ^2.0.0, this host provides ${HOST_API_VERSION}`,
       '/entry: file missing.mjs does not exist in the plugin folder',
     ]);
   });

@@ -259,9 +259,13 @@ export class PluginPipeline {
     return record.status === 'ok' ? 'ok' : 'failed';
   }
 
-  /** A report task: the attack, every record but the plugin's own report, and the artifacts' bytes if asked. */
+  /** A report task: the attack, every analysis record, and the artifacts' bytes if asked. */
   private async reportInput(p: PluginEntry, stored: Attack): Promise<PluginTaskInput> {
     const records = { ...(stored.plugins as Record<string, PluginRecord>) };
+    // Output plugins' own records are left out: they run side by side, so
+    // whether one is there yet would be chance.
+    for (const e of this.registry.list())
+      if (e.consumes?.reports) delete records[e.consumes.attacks ? `${e.name}@report` : e.name];
     delete records[reportKey(p)];
     const input: PluginTaskInput = {
       kind: 'report',

@@ -4,13 +4,16 @@
 // checked the way the daemon's pipeline checks it (schemas/plugin-result.schema.json,
 // result size, capabilities) before it is returned.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Attack } from '../types.js';
 import type { ArtifactOut, Finding, PluginOutput } from '../types.js';
 import {
   HostBroker,
+  PluginServices,
   networkPolicy,
+  wantsReports,
   corePaths,
   checkEgress,
   checkPluginOutput,
@@ -21,10 +24,13 @@ import {
   wasmEngine,
   workerEngine,
   type ArtifactInput,
+  type ExchangeRequest,
+  type ExchangeResponse,
   type FetchRequest,
   type FetchResponse,
   type LoadedPlugin,
   type NetworkBroker,
+  type PluginRecord,
   type PluginRunner,
   type PluginTaskInput,
   type ResolvedManifest,
@@ -47,6 +53,19 @@ export interface HarnessOptions {
   allowPrivateNetwork?: boolean;
   /** The daemon's plugins.network for the real broker (hosts, limits); defaults as in the daemon. */
   network?: Parameters<typeof networkPolicy>[0];
+  /**
+   * Answers ctx.exchange instead of the network (with fetch: a stub broker;
+   * the egress checks run first). Without either, the real broker serves both.
+   */
+  exchange?: (req: ExchangeRequest, attack: Attack) => ExchangeResponse | Promise<ExchangeResponse>;
+  /**
+   * The folder ctx.files writes in (capabilities.files), as plugins.files.dirs.<name>
+   * would give it. Default: a fresh temp folder the harness makes (see
+   * PluginUnderTest.filesDir); it is left in place for the test to read.
+   */
+  filesDir?: string;
+  /** The database ctx.db uses (capabilities.database), as plugins.databases.<name>. */
+  database?: { url: string; poolSize?: number };
   /** The daemon's plugins.maxResultBytes (default: the daemon's default). */
   maxResultBytes?: number;
   /** The daemon's plugins.maxArtifactBytes (default: the daemon's default). */
@@ -100,17 +119,33 @@ export function attackFilterMiss(m: ResolvedManifest, a: Attack): string | undef
   return `consumes.attacks.ports is ${(f.ports ?? []).join(', ')}; the attack is on port ${a.local.port}`;
 }
 
-/** The egress checks of the daemon's broker, for a fetch answered by a test's stub. */
+/** The egress checks of the daemon's broker, for calls answered by a test's stubs. */
 class StubBroker implements NetworkBroker {
-  constructor(private readonly answer: NonNullable<HarnessOptions['fetch']>) {}
+  constructor(private readonly opts: Pick<HarnessOptions, 'fetch' | 'exchange' | 'network'>) {}
 
-  async fetch(plugin: LoadedPlugin, attack: Attack, req: FetchRequest): Promise<FetchResponse> {
-    checkEgress(plugin, attack, req.url);
-    return this.answer(req, attack);
+  private check(plugin: LoadedPlugin, attack: Attack, url: string, use: 'fetch' | 'exchange') {
+    checkEgress(plugin, attack, url, {
+      operatorHosts: this.opts.network?.hosts?.[plugin.manifest.name] ?? [],
+      use,
+    });
   }
 
-  exchange(): Promise<never> {
-    return Promise.reject(new Error('ctx.exchange is not built yet'));
+  async fetch(plugin: LoadedPlugin, attack: Attack, req: FetchRequest): Promise<FetchResponse> {
+    this.check(plugin, attack, req.url, 'fetch');
+    if (!this.opts.fetch)
+      throw new HarnessError('ctx.fetch called, but the harness was given only an exchange stub');
+    return this.opts.fetch(req, attack);
+  }
+
+  async exchange(
+    plugin: LoadedPlugin,
+    attack: Attack,
+    req: ExchangeRequest,
+  ): Promise<ExchangeResponse> {
+    this.check(plugin, attack, req.url, 'exchange');
+    if (!this.opts.exchange)
+      throw new HarnessError('ctx.exchange called, but the harness was given only a fetch stub');
+    return this.opts.exchange(req, attack);
   }
 }
 
@@ -118,7 +153,10 @@ class StubBroker implements NetworkBroker {
 export class PluginUnderTest {
   /** Every log line the plugin wrote, in order. */
   readonly logs: string[] = [];
+  /** The folder ctx.files writes in (capabilities.files), else undefined. */
+  filesDir: string | undefined;
   private runner: PluginRunner | undefined;
+  private services: PluginServices | undefined;
 
   private constructor(
     readonly plugin: LoadedPlugin,
@@ -150,12 +188,35 @@ export class PluginUnderTest {
     // The engines the daemon uses, with the plugin's log lines routed to the test.
     const engine =
       r.plugin.manifest.engine === 'worker' ? await workerEngine(log) : await wasmEngine(log);
-    const broker: NetworkBroker = opts.fetch
-      ? new StubBroker(opts.fetch)
-      : new HostBroker(
-          networkPolicy({ allowPrivate: opts.allowPrivateNetwork ?? false, ...opts.network }),
-        );
-    p.runner = await engine.start(r.plugin, broker);
+    const broker: NetworkBroker =
+      opts.fetch || opts.exchange
+        ? new StubBroker(opts)
+        : new HostBroker(
+            networkPolicy({ allowPrivate: opts.allowPrivateNetwork ?? false, ...opts.network }),
+          );
+    const name = r.plugin.manifest.name;
+    if (r.plugin.manifest.capabilities.files)
+      p.filesDir = resolve(opts.filesDir ?? mkdtempSync(join(tmpdir(), `${name}-files-`)));
+    // The daemon's own services: the same folder confinement and database handling.
+    const services = new PluginServices(broker, {
+      files: { dirs: p.filesDir ? { [name]: p.filesDir } : {} },
+      databases: opts.database
+        ? { [name]: { url: opts.database.url, poolSize: opts.database.poolSize ?? 2 } }
+        : {},
+      dataDir: tmpdir(),
+    });
+    if (r.plugin.manifest.capabilities.database && !opts.database)
+      throw new HarnessError(
+        `plugin ${name} asks for a database (capabilities.database): give the harness database: { url } (the daemon's plugins.databases.${name}.url)`,
+      );
+    await services.prepare(r.plugin);
+    p.services = services;
+    try {
+      p.runner = await engine.start(r.plugin, services);
+    } catch (err) {
+      await services.close();
+      throw err;
+    }
     return p;
   }
 
@@ -184,15 +245,7 @@ export class PluginUnderTest {
     opts: Pick<RunOptions, 'ignoreFilters'> = {},
   ): Promise<CheckedOutput> {
     checkAttack(attack);
-    const data = typeof art.data === 'string' ? Buffer.from(art.data) : Buffer.from(art.data);
-    const input: ArtifactInput = {
-      sha256: createHash('sha256').update(data).digest('hex'),
-      contentType: art.contentType ?? 'application/octet-stream',
-      size: data.length,
-      data: data.toString('base64'),
-      producer: art.producer ?? 'test',
-      ...(art.name === undefined ? {} : { name: art.name }),
-    };
+    const input = artifactInput(art);
     if (!opts.ignoreFilters && !wantsArtifact(this.manifest, input.contentType, input.size))
       throw new HarnessError(
         `plugin ${this.manifest.name} would not be given this artifact by the daemon (consumes.artifacts: ${JSON.stringify(this.manifest.consumes.artifacts ?? null)}; artifact ${input.contentType}, ${input.size} bytes)`,
@@ -206,10 +259,42 @@ export class PluginUnderTest {
     });
   }
 
+  /**
+   * Runs one report task, as the daemon does for an output plugin
+   * (consumes.reports) once the analysis of `attack` is done: `records` are
+   * the other plugins' records (as `honeytrap attacks show` lists them);
+   * `artifacts` are handed over with their bytes when the manifest asks for
+   * artifactData.
+   */
+  async runReport(
+    attack: Attack,
+    records: Record<string, PluginRecord> = {},
+    artifacts: ArtifactFixture[] = [],
+    opts: Pick<RunOptions, 'ignoreFilters'> = {},
+  ): Promise<CheckedOutput> {
+    checkAttack(attack);
+    if (!opts.ignoreFilters && !wantsReports(this.manifest))
+      throw new HarnessError(
+        `plugin ${this.manifest.name} would not be given reports by the daemon: consumes.reports is absent (or the engine is not worker)`,
+      );
+    const input: PluginTaskInput = {
+      kind: 'report',
+      attack: { ...attack, plugins: {} },
+      records,
+      config: this.config,
+      results: {},
+    };
+    if (this.manifest.consumes.reports?.artifactData)
+      input.artifacts = artifacts.map(artifactInput);
+    return this.task(input);
+  }
+
   async close(): Promise<void> {
     const r = this.runner;
     this.runner = undefined;
     await r?.close();
+    await this.services?.close();
+    this.services = undefined;
   }
 
   private async task(input: PluginTaskInput): Promise<CheckedOutput> {
@@ -225,6 +310,19 @@ export class PluginUnderTest {
       maxArtifactBytes: this.opts.maxArtifactBytes ?? configDefault('maxArtifactBytes'),
     });
   }
+}
+
+/** An artifact as the host hands it to a plugin. */
+function artifactInput(art: ArtifactFixture): ArtifactInput {
+  const data = typeof art.data === 'string' ? Buffer.from(art.data) : Buffer.from(art.data);
+  return {
+    sha256: createHash('sha256').update(data).digest('hex'),
+    contentType: art.contentType ?? 'application/octet-stream',
+    size: data.length,
+    data: data.toString('base64'),
+    producer: art.producer ?? 'test',
+    ...(art.name === undefined ? {} : { name: art.name }),
+  };
 }
 
 /** Loads a plugin folder in its engine; close() the result when done. */

@@ -253,7 +253,14 @@ export class PluginFiles {
       0o640,
     );
     try {
-      await fh.write(bytes);
+      const before = (await fh.stat()).size;
+      try {
+        // writeFile loops over short writes; a failed append is undone, never left half written.
+        await fh.writeFile(bytes);
+      } catch (err) {
+        await fh.truncate(before).catch(() => undefined);
+        throw err;
+      }
     } finally {
       await fh.close();
     }

@@ -1,0 +1,377 @@
+// ctx.files on the real file system: confinement ("..", absolute names, NUL,
+// symbolic links in and out of the folder), rotation, atomic and exclusive
+// writes, per-file serialisation of concurrent appends, the folder made at
+// load (or a clear refusal), and the calls through the worker engine in both
+// isolations (capability checked, none after the task).
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Attack } from '../../src/generated/attack.js';
+import type { LoadedPlugin } from '../../src/plugins/engine.js';
+import { WorkerEngine } from '../../src/plugins/engines/worker/engine.js';
+import { readManifest } from '../../src/plugins/manifest.js';
+import { PluginFiles, PluginServices, pluginFilesDir } from '../../src/plugins/services/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ht-files-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let n = 0;
+async function folder(): Promise<{ files: PluginFiles; dir: string }> {
+  const dir = join(root, `f${n++}`, 'plugin');
+  const files = new PluginFiles('test-output', dir);
+  await files.prepare();
+  return { files, dir };
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return String((err as { code?: unknown }).code);
+  }
+  return 'resolved';
+}
+
+describe('ctx.files service', () => {
+  it('places a plugin folder by plugins.files (dirs, root, dataDir default)', () => {
+    expect(pluginFilesDir({ dirs: { a: '/x/y' } }, '/data', 'a')).toBe('/x/y');
+    expect(pluginFilesDir({ root: '/r', dirs: {} }, '/data', 'a')).toBe('/r/a');
+    expect(pluginFilesDir({ dirs: {} }, '/data', 'a')).toBe('/data/files/a');
+  });
+
+  it('makes the folder at load, and refuses to load naming the folder when it cannot', async () => {
+    const { dir } = await folder();
+    expect(existsSync(dir)).toBe(true);
+    const blocker = join(root, 'a-file');
+    writeFileSync(blocker, '');
+    const bad = new PluginFiles('test-output', join(blocker, 'sub'));
+    const err = (await bad.prepare().catch((e: unknown) => e)) as Error & { code: string };
+    expect(err.code).toBe('HT_PLUGIN_LOAD');
+    expect(err.message).toContain(join(blocker, 'sub'));
+    expect(err.message).toMatch(/cannot be made or written: .*ENOTDIR/);
+  });
+
+  it('refuses names that leave the folder', async () => {
+    const { files } = await folder();
+    for (const name of [
+      '../escape',
+      'a/../../escape',
+      'a/../b',
+      '/etc/passwd',
+      './x',
+      'a//b',
+      'nul\0byte',
+      '',
+      'a\\..\\b',
+    ]) {
+      expect(await code(files.call({ op: 'append', name, data: 'x' })), name).toBe(
+        'HT_PLUGIN_DENIED',
+      );
+    }
+    expect(await code(files.call({ op: 'list', dir: '..' }))).toBe('HT_PLUGIN_DENIED');
+    expect(existsSync(join(root, 'escape'))).toBe(false);
+  });
+
+  it('never follows a symbolic link, to a folder or a file, inside or outside', async () => {
+    const { files, dir } = await folder();
+    const outside = join(root, `outside-${n}`);
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'target'), 'secret');
+    symlinkSync(outside, join(dir, 'out'));
+    symlinkSync(join(outside, 'target'), join(dir, 'file-link'));
+    mkdirSync(join(dir, 'real'));
+    symlinkSync(join(dir, 'real'), join(dir, 'inner-link'));
+    for (const c of [
+      { op: 'append', name: 'out/new', data: 'x' },
+      { op: 'write', name: 'out/new', data: 'x' },
+      { op: 'stat', name: 'out/target' },
+      { op: 'remove', name: 'out/target' },
+      { op: 'append', name: 'file-link', data: 'x' },
+      { op: 'write', name: 'file-link', data: 'x' },
+      { op: 'stat', name: 'file-link' },
+      { op: 'append', name: 'inner-link/x', data: 'x' },
+    ] as const)
+      expect(await code(files.call(c)), JSON.stringify(c)).toBe('HT_PLUGIN_DENIED');
+    expect(await code(files.call({ op: 'list', dir: 'out' }))).toBe('HT_PLUGIN_DENIED');
+    expect(readdirSync(outside)).toEqual(['target']);
+    expect(readFileSync(join(outside, 'target'), 'utf8')).toBe('secret');
+  });
+
+  it('works in a folder the operator reaches through a symbolic link', async () => {
+    const real = join(root, `real-${n++}`);
+    mkdirSync(real);
+    const link = join(root, `link-${n++}`);
+    symlinkSync(real, link);
+    const files = new PluginFiles('test-output', link);
+    await files.prepare();
+    await files.call({ op: 'append', name: 'a/b.log', data: 'hi\n' });
+    expect(readFileSync(join(real, 'a', 'b.log'), 'utf8')).toBe('hi\n');
+  });
+
+  it('appends, writes atomically, stats, lists and removes', async () => {
+    const { files, dir } = await folder();
+    await files.call({ op: 'append', name: 'logs/x.log', data: 'one\n' });
+    await files.call({ op: 'append', name: 'logs/x.log', data: new TextEncoder().encode('two\n') });
+    expect(readFileSync(join(dir, 'logs', 'x.log'), 'utf8')).toBe('one\ntwo\n');
+    await files.call({ op: 'write', name: 'state.json', data: '{"a":1}' });
+    await files.call({ op: 'write', name: 'state.json', data: '{"a":2}' });
+    expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe('{"a":2}');
+    expect(
+      await code(files.call({ op: 'write', name: 'state.json', data: 'x', exclusive: true })),
+    ).toBe('EEXIST');
+    await files.call({ op: 'write', name: 'once', data: 'x', exclusive: true });
+    const st = (await files.call({ op: 'stat', name: 'state.json' })) as { size: number };
+    expect(st.size).toBe(7);
+    expect(await files.call({ op: 'stat', name: 'missing' })).toBeNull();
+    expect(await files.call({ op: 'stat', name: 'no/such/dir' })).toBeNull();
+    expect(await files.call({ op: 'list' })).toEqual(['logs/', 'once', 'state.json']);
+    expect(await files.call({ op: 'list', dir: 'logs' })).toEqual(['x.log']);
+    expect(await files.call({ op: 'list', dir: 'none' })).toEqual([]);
+    expect(await files.call({ op: 'remove', name: 'once' })).toBe(true);
+    expect(await files.call({ op: 'remove', name: 'once' })).toBe(false);
+    // No temp files left behind by the atomic writes.
+    expect(readdirSync(dir).sort()).toEqual(['logs', 'state.json']);
+  });
+
+  it('rotates by size: name -> name.1 -> … -> name.(keep-1), oldest dropped', async () => {
+    const { files, dir } = await folder();
+    const rotate = { maxBytes: 10, keep: 3 };
+    for (const line of ['aaaa\n', 'bbbb\n', 'cccc\n', 'dddd\n', 'eeee\n', 'ffff\n', 'gggg\n'])
+      await files.call({ op: 'append', name: 'r.log', data: line, rotate });
+    expect(readdirSync(dir).sort()).toEqual(['r.log', 'r.log.1', 'r.log.2']);
+    expect(readFileSync(join(dir, 'r.log'), 'utf8')).toBe('gggg\n');
+    expect(readFileSync(join(dir, 'r.log.1'), 'utf8')).toBe('eeee\nffff\n');
+    expect(readFileSync(join(dir, 'r.log.2'), 'utf8')).toBe('cccc\ndddd\n');
+    // keep 1: the full file is dropped and the append starts a new one.
+    for (const line of ['12345\n', '67890\n'])
+      await files.call({
+        op: 'append',
+        name: 'one.log',
+        data: line,
+        rotate: { maxBytes: 8, keep: 1 },
+      });
+    expect(readFileSync(join(dir, 'one.log'), 'utf8')).toBe('67890\n');
+    expect(existsSync(join(dir, 'one.log.1'))).toBe(false);
+    expect(
+      await code(
+        files.call({ op: 'append', name: 'x', data: 'x', rotate: { maxBytes: 0, keep: 2 } }),
+      ),
+    ).toBe('HT_PLUGIN_DENIED');
+  });
+
+  it('serialises concurrent appends to one file: no line torn, none lost, rotation exact', async () => {
+    const { files, dir } = await folder();
+    const lines = Array.from(
+      { length: 400 },
+      (_, i) => `${String(i).padStart(4, '0')} ${'x'.repeat(i % 97)}\n`,
+    );
+    await Promise.all(
+      lines.map((data) =>
+        files.call({ op: 'append', name: 'c.log', data, rotate: { maxBytes: 4096, keep: 50 } }),
+      ),
+    );
+    const names = readdirSync(dir).filter((f) => f.startsWith('c.log'));
+    const byAge = names.sort((a, b) => Number(b.split('.')[2] ?? 0) - Number(a.split('.')[2] ?? 0));
+    const all = byAge.map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+    // In call order (the host queues operations per file), every line whole.
+    expect(all).toBe(lines.join(''));
+    for (const f of names) expect(readFileSync(join(dir, f)).length).toBeLessThanOrEqual(4096);
+  });
+
+  it('reports a full disk as unavailable (retried), not as the plugin failing', async () => {
+    // A real full file system: a 64 KiB tmpfs (the tests run as root).
+    const mnt = join(root, `tmpfs-${n++}`);
+    mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+    try {
+      const files = new PluginFiles('test-output', join(mnt, 'plugin'));
+      await files.prepare();
+      const err = (await files
+        .call({ op: 'append', name: 'big', data: new Uint8Array(256 * 1024) })
+        .catch((e: unknown) => e)) as Error & { code: string };
+      expect(err.code).toBe('HT_PLUGIN_UNAVAILABLE');
+      expect(err.message).toMatch(/ENOSPC/);
+      // Undone: no half-written append is left for the retry to follow.
+      expect((await files.call({ op: 'stat', name: 'big' })) as { size: number }).toMatchObject({
+        size: 0,
+      });
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+});
+
+// ---- through the worker engine ----
+
+function pluginDir(name: string, code: string, manifest: Record<string, unknown>): LoadedPlugin {
+  const dir = join(root, 'plugins', `${name}-${n++}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'plugin.json'),
+    JSON.stringify({
+      manifestVersion: 1,
+      name,
+      version: '1.0.0',
+      hostApi: '^1.1.0',
+      engine: 'worker',
+      entry: 'index.mjs',
+      consumes: { attacks: {} },
+      limits: { timeoutMs: 3000, memoryMb: 64, concurrency: 2 },
+      ...manifest,
+    }),
+  );
+  writeFileSync(join(dir, 'index.mjs'), code);
+  const r = readManifest(dir);
+  if (!r.ok) throw new Error(r.errors.join('; '));
+  return r.plugin;
+}
+
+const attack: Attack = {
+  schemaVersion: 1,
+  id: '01JDQ0000000000000000000AA',
+  sensor: 'test',
+  startedAt: new Date().toISOString(),
+  endedAt: new Date().toISOString(),
+  proto: 'tcp',
+  local: { address: '10.99.0.2', port: 23 },
+  remote: { address: '10.99.0.1', port: 40000 },
+  mode: 'normal',
+  endReason: 'closed',
+  received: { length: 2, data: Buffer.from('hi').toString('base64'), truncated: false },
+  sent: { length: 0, data: '', truncated: false },
+  chunks: [],
+  plugins: {},
+};
+
+const noNetwork = {
+  fetch: () => Promise.reject(new Error('no network in this test')),
+  exchange: () => Promise.reject(new Error('no network in this test')),
+};
+
+describe.each(['thread', 'process'] as const)(
+  'ctx.files through the worker engine (%s)',
+  (isolation) => {
+    const engine = new WorkerEngine({ isolation });
+
+    it('writes in the plugin folder with the capability', async () => {
+      const plugin = pluginDir(
+        'files-ok',
+        `export default { async analyze(input, ctx) {
+        await ctx.files.append('seen/' + input.attack.id + '.log', new Uint8Array([104, 105]));
+        await ctx.files.append('all.log', input.attack.id + '\\n');
+        const st = await ctx.files.stat('all.log');
+        const list = await ctx.files.list('seen');
+        return { findings: [{ type: 'note', value: JSON.stringify({ size: st.size, list }) }] };
+      } };`,
+        { capabilities: { files: true } },
+      );
+      const filesRoot = join(root, `svc-${n++}`);
+      const services = new PluginServices(noNetwork, {
+        files: { root: filesRoot, dirs: {} },
+        databases: {},
+        dataDir: root,
+      });
+      await services.prepare(plugin);
+      const runner = await engine.start(plugin, services);
+      try {
+        const out = (await runner.run({ kind: 'attack', attack, config: {}, results: {} })) as {
+          findings: { value: string }[];
+        };
+        expect(JSON.parse(out.findings[0]!.value)).toEqual({
+          size: 27,
+          list: [`${attack.id}.log`],
+        });
+        expect(readFileSync(join(filesRoot, 'files-ok', 'seen', `${attack.id}.log`), 'utf8')).toBe(
+          'hi',
+        );
+      } finally {
+        await runner.close();
+        await services.close();
+      }
+    });
+
+    it('refuses ctx.files and ctx.db without the capability, failing the task as denied', async () => {
+      const services = new PluginServices(noNetwork, {
+        files: { root: join(root, `svc-${n++}`), dirs: {} },
+        databases: {},
+        dataDir: root,
+      });
+      for (const [call, capability] of [
+        ["ctx.files.append('x', 'y')", 'capabilities.files: true'],
+        ["ctx.db.query('select 1')", 'capabilities.database'],
+      ]) {
+        const plugin = pluginDir(
+          'no-cap',
+          `export default { async analyze(input, ctx) { try { await ${call}; } catch {} return null; } };`,
+          {},
+        );
+        await services.prepare(plugin);
+        const runner = await engine.start(plugin, services);
+        try {
+          const err = (await runner
+            .run({ kind: 'attack', attack, config: {}, results: {} })
+            .catch((e: unknown) => e)) as Error & { code: string };
+          expect(err.code).toBe('HT_PLUGIN_DENIED');
+          expect(err.message).toContain(capability);
+        } finally {
+          await runner.close();
+        }
+      }
+    });
+
+    it('does not serve a call made after the task ended', async () => {
+      const plugin = pluginDir(
+        'files-late',
+        `let late;
+      export default { async analyze(input, ctx) {
+        if (input.attack.received.length === 2) {
+          late = () => ctx.files.append('late.log', 'late');
+          return null;
+        }
+        const r = await late().then(() => 'served', (e) => String(e.message));
+        return { findings: [{ type: 'note', value: r }] };
+      } };`,
+        {
+          capabilities: { files: true },
+          limits: { timeoutMs: 3000, memoryMb: 64, concurrency: 1 },
+        },
+      );
+      const filesRoot = join(root, `svc-${n++}`);
+      const services = new PluginServices(noNetwork, {
+        files: { root: filesRoot, dirs: {} },
+        databases: {},
+        dataDir: root,
+      });
+      await services.prepare(plugin);
+      const runner = await engine.start(plugin, services);
+      try {
+        await runner.run({ kind: 'attack', attack, config: {}, results: {} });
+        const second = { ...attack, received: { ...attack.received, length: 3 } };
+        const out = (await runner.run({
+          kind: 'attack',
+          attack: second,
+          config: {},
+          results: {},
+        })) as {
+          findings: { value: string }[];
+        };
+        expect(out.findings[0]!.value).toMatch(/after the task ended/);
+        expect(existsSync(join(filesRoot, 'files-late', 'late.log'))).toBe(false);
+      } finally {
+        await runner.close();
+        await services.close();
+      }
+    });
+  },
+);
