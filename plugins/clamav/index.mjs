@@ -136,11 +136,14 @@ export default {
         timeoutMs: Number(config.timeoutMs),
       });
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      // clamd resets the connection when a stream passes its StreamMaxLength
-      const hint = /ECONNRESET|EPIPE|reset/i.test(why)
-        ? ` (a stream longer than clamd's StreamMaxLength is cut off like this: is plugins.config.clamav.streamMaxLength, ${streamMaxLength}, above it?)`
-        : '';
+      // the broker's message names the plugin already
+      const why = (err instanceof Error ? err.message : String(err)).replace(/^plugin \S+: /, '');
+      const hint = /ECONNREFUSED|ENOENT/.test(why)
+        ? ' (is clamd running and listening there?)'
+        : // clamd resets the connection when a stream passes its StreamMaxLength
+          /ECONNRESET|EPIPE/.test(why)
+          ? ` (a stream longer than clamd's StreamMaxLength is cut off like this: is plugins.config.clamav.streamMaxLength, ${streamMaxLength}, above it?)`
+          : '';
       throw scanError(`clamd at ${socket} did not scan the ${what}: ${why}${hint}`, err);
     }
     const reply = parseReply(Buffer.from(res.data, 'base64'));
