@@ -137,6 +137,10 @@ test('clamd down: each scan fails with a clear message; up again, scans work', a
           err.message.includes(`clamd at ${socket} did not scan the artifact`),
           err.message,
         );
+        assert.match(
+          err.message,
+          /(ECONNREFUSED|ENOENT).*\(is clamd running and listening there\?\)$/,
+        );
         return true;
       });
   } finally {
