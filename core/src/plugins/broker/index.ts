@@ -22,7 +22,7 @@ import {
   type LoadedPlugin,
   type NetworkBroker,
 } from '../engine.js';
-import { NetworkFailure, type Limits } from './common.js';
+import { NetworkFailure, timedOut, type Limits } from './common.js';
 import { streamExchange } from './exchange.js';
 import { ftpFetch } from './ftp.js';
 import { httpFetch } from './http.js';
@@ -123,16 +123,33 @@ export class HostBroker implements NetworkBroker {
       use,
     });
     const dest = describe(t);
+    const timeoutMs = bound(req.timeoutMs, this.policy.timeoutMs);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
     const limits: Limits = {
       maxBytes: bound(req.maxBytes, this.policy.maxBytes),
-      timeoutMs: bound(req.timeoutMs, this.policy.timeoutMs),
-      signal: AbortSignal.timeout(bound(req.timeoutMs, this.policy.timeoutMs)),
+      timeoutMs,
+      signal: deadline.signal,
     };
+    try {
+      return await this.attempt(plugin, t, dest, limits, call);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async attempt<T>(
+    plugin: LoadedPlugin,
+    t: EgressTarget,
+    dest: string,
+    limits: Limits,
+    call: (t: EgressTarget, address: string, limits: Limits) => Promise<T>,
+  ): Promise<{ value: T; address: string; durationMs: number }> {
     const fail = (address: string, err: unknown) =>
       new PluginError(
         'HT_PLUGIN_NETWORK',
-        name,
-        `network: ${dest}${address && address !== t.host ? ` (${address})` : ''}: ${(err as Error).message}`,
+        plugin.manifest.name,
+        `network: ${dest}${t.scheme !== 'unix' && address && address !== t.host ? ` (${address})` : ''}: ${(err as Error).message}`,
         err,
       );
     const t0 = performance.now();
@@ -148,6 +165,7 @@ export class HostBroker implements NetworkBroker {
             });
     } catch (err) {
       if (err instanceof AddressRefused) throw this.deny(plugin, `${dest}: ${err.message}`);
+      if (limits.signal.aborted) throw fail('', timedOut(limits, 'resolving the name'));
       throw fail('', err instanceof NetworkFailure ? err : new NetworkFailure(String(err), err));
     }
     const admission = this.limiter.admit(address, !t.operatorGranted);
