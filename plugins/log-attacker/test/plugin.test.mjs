@@ -4,34 +4,37 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { attackFixture, loadPlugin } from '@honeytrap/sdk';
 import { attackerLine } from '../index.mjs';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
-const loaded = [];
+/** @type {import('@honeytrap/sdk').PluginUnderTest} with the default config */
+let plain;
+/** @type {import('@honeytrap/sdk').PluginUnderTest} rotating at 4 KB, two files kept */
+let rotating;
+before(async () => {
+  plain = await loadPlugin(dir);
+  rotating = await loadPlugin(dir, {
+    config: { file: 'log/attacker.log', maxBytes: 4096, keep: 2 },
+  });
+});
 after(async () => {
-  // the harness made each plugin's files folder; the test removes it
-  for (const p of loaded) {
-    await p.close();
-    rmSync(p.filesDir, { recursive: true, force: true });
+  // the harness made each one's files folder (plugin.filesDir); the test removes it
+  for (const p of [plain, rotating]) {
+    await p?.close();
+    if (p?.filesDir) rmSync(p.filesDir, { recursive: true, force: true });
   }
 });
-
-/** The plugin, with ctx.files in a fresh folder of the harness's (plugin.filesDir). */
-async function start(config = {}) {
-  const plugin = await loadPlugin(dir, { config });
-  loaded.push(plugin);
-  return { plugin, filesDir: plugin.filesDir };
-}
 
 const MD5_HELLO = '09f7e02f1290be211da707a266f153b3'; // md5sum and sha512sum of "Hello\n"
 const SHA512_HELLO =
   'c2bad2223811194582af4d1508ac02cd69eeeeedeeb98d54fcae4dcefb13cc882e7640328206603d3fb9cd5f949a9be0db054dd34fbfa190c498a5fe09750cef';
 
 test('each report appends its line to attacker.log, IPv4 and IPv6, byte for byte', async () => {
-  const { plugin, filesDir } = await start();
+  const plugin = plain;
+  const filesDir = plain.filesDir;
   const common = { received: 'Hello\n', startedAt: '2026-11-25T19:40:00.000Z', durationMs: 1256 };
   const v4 = attackFixture({
     ...common,
@@ -57,7 +60,8 @@ test('each report appends its line to attacker.log, IPv4 and IPv6, byte for byte
 });
 
 test('rotation: past maxBytes attacker.log moves to .1, and keep 2 drops the older lines', async () => {
-  const { plugin, filesDir } = await start({ file: 'log/attacker.log', maxBytes: 4096, keep: 2 });
+  const plugin = rotating;
+  const filesDir = rotating.filesDir;
   const make = (k) =>
     attackFixture({
       received: `attack ${1000 + k}`,
