@@ -66,26 +66,19 @@ const o = JSON.parse(process.argv[1]);
 const { HostBroker, networkPolicy } = await import(o.module);
 const brokers = new Map();
 const emit = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
-let buf = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (text) => {
-  buf += text;
-  let i;
-  while ((i = buf.indexOf('\\n')) >= 0) {
-    const c = JSON.parse(buf.slice(0, i));
-    buf = buf.slice(i + 1);
-    if (c.op === 'new') {
-      // names: the test's own DNS (name -> addresses); absent, the system resolver.
-      const deps = c.names ? { lookup: async (h) => c.names[h] ?? [] } : {};
-      brokers.set(c.broker, new HostBroker(networkPolicy(c.policy), deps));
-      emit({ id: c.id, ok: true });
-      continue;
-    }
-    brokers.get(c.broker)[c.op](c.plugin, c.attack, c.req).then(
-      (value) => emit({ id: c.id, ok: true, value }),
-      (e) => emit({ id: c.id, ok: false, code: e.code, message: e.message }),
-    );
+const { createInterface } = await import('node:readline');
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const c = JSON.parse(line);
+  if (c.op === 'new') {
+    // names: the test's own DNS (name -> addresses); absent, the system resolver.
+    const deps = c.names ? { lookup: async (h) => c.names[h] ?? [] } : {};
+    brokers.set(c.broker, new HostBroker(networkPolicy(c.policy), deps));
+    return emit({ id: c.id, ok: true });
   }
+  brokers.get(c.broker)[c.op](c.plugin, c.attack, c.req).then(
+    (value) => emit({ id: c.id, ok: true, value }),
+    (e) => emit({ id: c.id, ok: false, code: e.code, message: e.message }),
+  );
 });
 process.stdin.on('end', () => process.exit(0));
 emit({ id: 0, ok: true });
