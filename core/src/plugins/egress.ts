@@ -51,6 +51,11 @@ interface HostEntry {
   socketPath?: string;
 }
 
+/** An address as compared: lowercased, an IPv4-mapped IPv6 address as its IPv4 address. */
+function unmapped(address: string): string {
+  return address.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+
 /** One entry of plugins.network.hosts.<plugin>. */
 export function parseHostEntry(entry: string): HostEntry {
   if (entry.startsWith('unix:')) return { socketPath: posix.normalize(entry.slice(5)) };
@@ -127,7 +132,7 @@ export function checkEgress(
     throw deny(
       `unix:${t.socketPath} is not in the operator's plugins.network.hosts.${name} (local sockets need the operator's grant)`,
     );
-  if (net.egress === 'attacker' && t.host !== attack.remote.address.toLowerCase())
+  if (net.egress === 'attacker' && unmapped(t.host) !== unmapped(attack.remote.address))
     throw deny(
       `${t.host} is not the attacking host ${attack.remote.address} (egress: attacker) nor in plugins.network.hosts.${name}`,
     );

@@ -38,6 +38,9 @@ describe('checkEgress', () => {
     const t = checkEgress(attacker, attack, `http://${ATTACKER}/x.sh`);
     expect(t).toMatchObject({ scheme: 'http', host: ATTACKER, port: 80, operatorGranted: false });
     denied(() => checkEgress(attacker, attack, 'http://203.0.113.9/x'), /not the attacking host/);
+    // A dual-stack socket records an IPv4 attacker as ::ffff:a.b.c.d.
+    const mapped = attackFrom(`::ffff:${ATTACKER}`);
+    expect(checkEgress(attacker, mapped, `http://${ATTACKER}/x.sh`).host).toBe(ATTACKER);
   });
 
   test('allow-list: the manifest hosts, case-insensitive; default schemes http and https', () => {
