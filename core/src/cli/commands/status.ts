@@ -27,6 +27,14 @@ export async function statusCommand(opts: StoreOptions & { json?: boolean }): Pr
       `port table    ${q.table.listeners} listeners; ${q.table.opened} opened, ${q.table.evicted} evicted, ${q.table.idleClosed} idle-closed, ${q.table.throttled} throttled, ${q.table.failed} failed`,
     );
   }
+  const pl = s.plugins;
+  lines.push(
+    `plugins       ${pl.ready}/${pl.plugins} ready; ${pl.processed} attacks processed, ${pl.shed} shed, ${pl.backlog} waiting; ${pl.reports} reports`,
+  );
+  for (const [name, o] of Object.entries(pl.outbox))
+    lines.push(
+      `  outbox ${name}: ${o.queued} queued, ${o.delivered} delivered, ${o.failures} failed attempts, ${o.dropped} dropped${o.retryAt ? `; next retry ${o.retryAt}` : ''}`,
+    );
   const failed = s.ports.filter((p) => p.error);
   if (s.capture === 'listen')
     lines.push(`ports         ${s.ports.length - failed.length} bound, ${failed.length} failed`);

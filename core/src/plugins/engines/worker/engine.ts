@@ -438,6 +438,8 @@ class WorkerRunner implements PluginRunner {
     if (!reply.ok) {
       const message = String(reply.message);
       if (reply.kind === 'denied') throw this.error('HT_PLUGIN_DENIED', message);
+      if (reply.kind === 'unavailable')
+        throw this.error('HT_PLUGIN_UNAVAILABLE', message.replace(`plugin ${this.name}: `, ''));
       // A load failure after the probe (a replacement worker) is the plugin throwing.
       throw this.error(
         'HT_PLUGIN_THREW',

@@ -27,6 +27,7 @@ const CODES = new Set<ErrorCode>([
   'HT_PLUGIN_EXIT',
   'HT_PLUGIN_THREW',
   'HT_PLUGIN_DENIED',
+  'HT_PLUGIN_UNAVAILABLE',
 ]);
 
 interface Task {

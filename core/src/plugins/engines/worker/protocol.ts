@@ -38,7 +38,8 @@ export const STAT_HEAP_MB = 2;
 /** What the entry resolves with; it never throws for plugin failures. */
 export type WorkerReply =
   | { ok: true; /** The plugin's result as JSON text ("null" for a probe). */ json: string }
-  | { ok: false; kind: 'load' | 'threw' | 'denied'; message: string };
+  /** unavailable: the plugin let a host call's HT_PLUGIN_UNAVAILABLE (its database down) end the task. */
+  | { ok: false; kind: 'load' | 'threw' | 'denied' | 'unavailable'; message: string };
 
 /** Worker to host, on the task port. */
 export type ToHost =

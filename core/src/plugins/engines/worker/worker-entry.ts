@@ -427,12 +427,28 @@ function makeContext(cur: Current, input: PluginTaskInput): object {
   });
 }
 
+/** Errors the host sent for a call; a plugin cannot make one (it can only rethrow it). */
+const hostErrors = new WeakSet<Error>();
+
 function onHostMessage(cur: Current, msg: ToWorker): void {
   const pending = cur.calls.get(msg.id);
   if (!pending) return;
   cur.calls.delete(msg.id);
-  if (msg.ok) pending.resolve(msg.value);
-  else pending.reject(Object.assign(new Error(msg.message), { code: msg.code }));
+  if (msg.ok) {
+    pending.resolve(msg.value);
+    return;
+  }
+  const err = Object.assign(new Error(msg.message), { code: msg.code });
+  hostErrors.add(err);
+  pending.reject(err);
+}
+
+/** How a failed task is reported: a host service being down is not the plugin throwing. */
+function failureKind(err: unknown): 'denied' | 'threw' | 'unavailable' {
+  if (isDenial(err)) return 'denied';
+  if (err instanceof Error && hostErrors.has(err) && errorCode(err) === 'HT_PLUGIN_UNAVAILABLE')
+    return 'unavailable';
+  return 'threw';
 }
 
 export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
@@ -470,7 +486,10 @@ export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
       json = jsonStringify(result) ?? 'null';
     } catch (err) {
       if (cur.denied !== undefined) return { ok: false, kind: 'denied', message: cur.denied };
-      return { ok: false, kind: isDenial(err) ? 'denied' : 'threw', message: describe(err) };
+      const kind = failureKind(err);
+      // The host's own message for an unavailable service, without the plugin's "Error: ".
+      const message = kind === 'unavailable' ? (err as Error).message : describe(err);
+      return { ok: false, kind, message };
     }
     if (cur.denied !== undefined) return { ok: false, kind: 'denied', message: cur.denied };
     return { ok: true, json };
