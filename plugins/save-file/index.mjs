@@ -61,6 +61,22 @@ export function downloadFileName(url, bytes) {
 }
 
 /**
+ * Writes a file that must not be overwritten (SaveFile's O_EXCL). One that
+ * is there already holds the same bytes: an attack's name carries its id, a
+ * download's its MD5. So it is left as it is.
+ * @param {import('@honeytrap/sdk').PluginContext} ctx
+ * @param {string} name
+ * @param {Buffer} bytes
+ */
+async function writeOnce(ctx, name, bytes) {
+  try {
+    await ctx.files.write(name, bytes, { exclusive: true });
+  } catch (err) {
+    if (err?.code !== 'EEXIST') throw err;
+  }
+}
+
+/**
  * @type {WorkerPlugin<{ attacksDir: string, downloadsDir: string, downloads: boolean }>}
  */
 export default {
@@ -74,7 +90,7 @@ export default {
     // SaveFile writes nothing for an attack that sent no data.
     if (received.length > 0) {
       const name = `${attacksDir}/${attackFileName(attack)}`;
-      await ctx.files.write(name, received, { exclusive: true });
+      await writeOnce(ctx, name, received);
       findings.push({ type: 'x-saved-file', value: name, meta: { bytes: received.length } });
     }
     if (!ctx.config.downloads) return { findings };
@@ -87,15 +103,11 @@ export default {
         const ok = f.type === 'download' && f.meta?.status === 'ok';
         const data = ok ? bytesOf.get(String(f.meta?.sha256)) : undefined;
         if (data === undefined) continue;
-        const name = `${downloadsDir}/${downloadFileName(f.value, Buffer.from(data, 'base64'))}`;
+        const bytes = Buffer.from(data, 'base64');
+        const name = `${downloadsDir}/${downloadFileName(f.value, bytes)}`;
         if (saved.has(name)) continue;
         saved.add(name);
-        try {
-          await ctx.files.write(name, Buffer.from(data, 'base64'), { exclusive: true });
-        } catch (err) {
-          // the same file from the same URL name was saved for an earlier attack
-          if (err?.code !== 'EEXIST') throw err;
-        }
+        await writeOnce(ctx, name, bytes);
         findings.push({ type: 'x-saved-file', value: name, meta: { url: f.value } });
       }
     }

@@ -131,3 +131,11 @@ test('downloads: files that came saved as <md5>-<name>; failed ones, and files n
   });
   assert.deepEqual(readdirSync(join(filesDir, 'downloads')).length, 3);
 });
+
+test('the same report twice (a replay): the attack file is left as it is, no error', async () => {
+  const a = attackFixture({ id: '01M8A1R87GW009PF5K1YK9T9R2', received: 'once', port: 8080 });
+  const first = await plugin.runReport(a);
+  const second = await plugin.runReport(a);
+  assert.deepEqual(second, first);
+  assert.equal(readFileSync(join(filesDir, first.findings[0].value), 'utf8'), 'once');
+});
