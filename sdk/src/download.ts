@@ -262,21 +262,26 @@ export function plausibleHost(h: string): boolean {
   return /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.?$/.test(h) && /[A-Za-z]/.test(h.split('.').pop()!);
 }
 
-/** host[:port] for a URL (IPv6 in brackets; the port left out when it is the scheme's default). */
-export function urlAuthority(
-  host: string,
-  port: string | number | undefined,
-  defaultPort: number,
-): string {
-  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  const p = port === undefined ? defaultPort : Number(port);
-  return p === defaultPort ? h : `${h}:${p}`;
-}
+/** The port each scheme uses when a URL names none. */
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ftp: 21, tftp: 69 };
 
-/** A file name or path as the path of a URL (each segment percent-encoded). */
-export function urlPath(file: string): string {
-  const path = file.split('/').map(encodeURIComponent).join('/');
-  return path.startsWith('/') ? path : `/${path}`;
+/**
+ * The URL a command line fetches: `scheme://[user[:pass]@]host[:port]/file`,
+ * credentials and path segments percent-encoded, IPv6 in brackets, the port
+ * left out when it is the scheme's default.
+ */
+export function downloadUrl(
+  scheme: string,
+  d: { host: string; port?: number | undefined; user?: string; pass?: string; file: string },
+): string {
+  const cred =
+    d.user === undefined
+      ? ''
+      : `${encodeURIComponent(d.user)}${d.pass === undefined ? '' : `:${encodeURIComponent(d.pass)}`}@`;
+  const host = d.host.includes(':') && !d.host.startsWith('[') ? `[${d.host}]` : d.host;
+  const port = d.port === undefined || d.port === DEFAULT_PORTS[scheme] ? '' : `:${d.port}`;
+  const path = d.file.split('/').map(encodeURIComponent).join('/');
+  return `${scheme}://${cred}${host}${port}${path.startsWith('/') ? path : `/${path}`}`;
 }
 
 /** A valid port number as written (1-65535), or undefined. */

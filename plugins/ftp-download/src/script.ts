@@ -1,4 +1,5 @@
-// Scripted FTP dialogues: the lines an attack feeds to an FTP client, read
+// What ftp-download reads: busybox ftpget lines (at the end), and scripted
+// FTP dialogues: the lines an attack feeds to an FTP client, read
 // the way honeytrap's ftpDownload reads them (find "open HOST [PORT]", then
 // the user, the password and the file of "get"), generalised to the forms
 // seen in the wild:
@@ -14,7 +15,13 @@
 // shell (heredoc bodies) that are FTP client commands count too. A session
 // starts at "open HOST [PORT]" or at an `ftp HOST [PORT]` command; every
 // "get"/"recv" in it is one download.
-import { parseOptions, plausibleHost, portNumber, shellCommands } from '@honeytrap/sdk';
+import {
+  optionValue,
+  parseOptions,
+  plausibleHost,
+  portNumber,
+  shellCommands,
+} from '@honeytrap/sdk';
 
 export interface FtpDownload {
   host: string;
@@ -23,8 +30,10 @@ export interface FtpDownload {
   pass?: string;
   /** The remote path (after any "cd"). */
   file: string;
-  /** Where the session starts in the text. */
+  /** Where the session (or the ftpget command) starts in the text. */
   offset: number;
+  /** ftp-script, ftpget or busybox ftpget. */
+  via: string;
 }
 
 /** FTP client commands a script uses that neither log in nor fetch. */
@@ -186,9 +195,38 @@ export function ftpScripts(text: string): FtpDownload[] {
       out.push({
         host: s.host,
         offset: s.offset,
+        via: 'ftp-script',
         ...(s.port === undefined ? {} : { port: s.port }),
         ...f,
       });
+  }
+  return out;
+}
+
+/** busybox ftpget [-c] [-v] [-u USER] [-p PASS] [-P PORT] HOST [LOCAL] REMOTE */
+export function ftpgets(text: string): FtpDownload[] {
+  const out: FtpDownload[] = [];
+  for (const c of shellCommands(text)) {
+    if (c.program !== 'ftpget') continue;
+    const { options, operands } = parseOptions(c.args, {
+      short: 'upP',
+      long: ['username', 'password', 'port'],
+    });
+    const [host, local, remote] = operands;
+    const file = remote ?? local;
+    if (!host || !file || !plausibleHost(host)) continue;
+    const user = optionValue(options, 'u', 'username');
+    const pass = optionValue(options, 'p', 'password');
+    const port = portNumber(optionValue(options, 'P', 'port'));
+    out.push({
+      host,
+      file,
+      offset: c.offset,
+      via: c.busybox ? 'busybox ftpget' : 'ftpget',
+      ...(port === undefined ? {} : { port }),
+      ...(user === undefined ? {} : { user }),
+      ...(pass === undefined ? {} : { pass }),
+    });
   }
   return out;
 }

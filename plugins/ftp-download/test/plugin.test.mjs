@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { attackFixture, loadPlugin } from '@honeytrap/sdk';
+import { attackFixture, loadPlugin, runPlugin } from '@honeytrap/sdk';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
 /** A loopback address of its own, so that two runs of these tests do not meet on the same port. */
@@ -31,6 +32,20 @@ const MIPS = Buffer.concat([
   Buffer.from([0x7f, 0x45, 0x4c, 0x46, 1, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 8, 0, 0, 0, 1]),
   Buffer.alloc(3000, 0x24),
 ]);
+
+/** Whether vsftpd greets a new control connection with 220. */
+function greets() {
+  return new Promise((resolve) => {
+    const c = connect(21, ATTACKER);
+    c.setTimeout(1000, () => c.destroy());
+    c.once('data', (d) => {
+      resolve(d.toString('latin1').startsWith('220'));
+      c.destroy();
+    });
+    c.once('close', () => resolve(false));
+    c.on('error', () => {});
+  });
+}
 
 const work = mkdtempSync(join(tmpdir(), 'ftp-download-'));
 const root = join(work, 'root');
@@ -70,9 +85,10 @@ before(async () => {
   vsftpd = spawn('vsftpd', [join(work, 'vsftpd.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   vsftpd.stderr.on('data', (d) => (stderr += d));
-  for (let k = 0; ; k++) {
-    if (execFileSync('ss', ['-tlnH', `src ${ATTACKER}:21`], { encoding: 'utf8' }).trim()) break;
-    if (vsftpd.exitCode !== null || k > 100) throw new Error(`vsftpd did not start: ${stderr}`);
+  let waited = 0;
+  while (!(await greets())) {
+    if (vsftpd.exitCode !== null || (waited += 50) > 5000)
+      throw new Error(`vsftpd does not greet: ${stderr}`);
     await sleep(50);
   }
 });
@@ -81,22 +97,18 @@ after(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** The plugin loaded with `config`, run on `received` from the attacker; closed after. */
-async function run(received, { config = {}, results } = {}) {
-  const plugin = await loadPlugin(dir, { allowPrivateNetwork: true, config });
-  try {
-    const attack = attackFixture({ received, remote: ATTACKER, port: 445 });
-    return await plugin.run(attack, results ? { results } : {});
-  } finally {
-    await plugin.close();
-  }
-}
-
-/** The download findings as [url, status, via]. */
+/** [url, status, via] of each download finding. */
 const summary = (out) =>
   out.findings
     .filter((f) => f.type === 'download')
-    .map((f) => [f.value, f.meta.status, f.meta.via]);
+    .map(({ value, meta }) => [value, meta.status, meta.via]);
+
+/** runPlugin on `received` from the attacker, the broker allowed to reach loopback; `opts`: config, results. */
+const run = (received, opts) =>
+  runPlugin(dir, attackFixture({ received, remote: ATTACKER, port: 445 }), {
+    allowPrivateNetwork: true,
+    ...opts,
+  });
 
 test('a Windows echo script (ftp -n -s:o): the file is stored, hashed and typed', async () => {
   const received =

@@ -22,58 +22,19 @@ const SCHEMES = ['http', 'https'];
 const VALUE_OPTIONS = {
   wget: {
     short: 'oaeiBtOTwQPUlARDIX',
-    long: [
-      'output-document',
-      'output-file',
-      'append-output',
-      'execute',
-      'input-file',
-      'base',
-      'tries',
-      'timeout',
-      'wait',
-      'directory-prefix',
-      'user-agent',
-      'header',
-      'post-data',
-      'post-file',
-      'method',
-      'body-data',
-      'user',
-      'password',
-      'http-user',
-      'http-password',
-      'referer',
-      'bind-address',
-      'limit-rate',
-    ],
+    long: (
+      'output-document output-file append-output execute input-file base tries timeout wait ' +
+      'directory-prefix user-agent header post-data post-file method body-data user password ' +
+      'http-user http-password referer bind-address limit-rate'
+    ).split(' '),
   },
   curl: {
     short: 'oAHdXumxebcTrwFKECyYzUQPt',
-    long: [
-      'output',
-      'user-agent',
-      'header',
-      'data',
-      'data-binary',
-      'data-raw',
-      'data-urlencode',
-      'request',
-      'user',
-      'max-time',
-      'connect-timeout',
-      'proxy',
-      'referer',
-      'cookie',
-      'cookie-jar',
-      'upload-file',
-      'form',
-      'retry',
-      'resolve',
-      'interface',
-      'output-dir',
-      'config',
-    ],
+    long: (
+      'output user-agent header data data-binary data-raw data-urlencode request user max-time ' +
+      'connect-timeout proxy referer cookie cookie-jar upload-file form retry resolve interface ' +
+      'output-dir config'
+    ).split(' '),
   },
 };
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { attackFixture, loadPlugin } from '@honeytrap/sdk';
+import { attackFixture, loadPlugin, runPlugin } from '@honeytrap/sdk';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
 const ATTACKER = '127.0.0.1';
@@ -53,24 +53,16 @@ after(() => {
   server.close();
 });
 
-/** The plugin loaded with `config`, run on `received` from the attacker; closed after. */
-async function run(received, { config = {}, results, remote = ATTACKER } = {}) {
-  const plugin = await loadPlugin(dir, { allowPrivateNetwork: true, config });
-  try {
-    return await plugin.run(
-      attackFixture({ received, remote, port: 23 }),
-      results ? { results } : {},
-    );
-  } finally {
-    await plugin.close();
-  }
-}
+/** The plugin run once on `received` from the attacker; `opts`: config, results. */
+const run = (received, opts = {}) =>
+  runPlugin(dir, attackFixture({ received, remote: ATTACKER, port: 23 }), {
+    allowPrivateNetwork: true,
+    ...opts,
+  });
 
-/** The download findings as [url, status, via]. */
-const summary = (out) =>
-  out.findings
-    .filter((f) => f.type === 'download')
-    .map((f) => [f.value, f.meta.status, f.meta.via]);
+/** [url, status, via] of each download finding. */
+const summary = ({ findings }) =>
+  findings.flatMap((f) => (f.type === 'download' ? [[f.value, f.meta.status, f.meta.via]] : []));
 
 /** The meta of a fetched file: hashes from node:crypto, size, type. */
 function assertFile(meta, data, fileType) {

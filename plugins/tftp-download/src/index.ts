@@ -7,13 +7,12 @@
 // fetching and the recording; this file only reads the command lines).
 import {
   downloadPlugin,
+  downloadUrl,
   optionValue,
   parseOptions,
   plausibleHost,
   portNumber,
   shellCommands,
-  urlAuthority,
-  urlPath,
   type DownloadTarget,
 } from '@honeytrap/sdk';
 
@@ -29,7 +28,7 @@ function tftpTarget(args: string[]): { host: string; port?: number; file: string
   let file = optionValue(options, 'r') ?? optionValue(options, 'l');
   let put = options.has('p') && !options.has('g');
   const host = operands[0];
-  let portWord = operands[1];
+  let portWord: string | undefined = operands[1];
   if (command.length >= 2) {
     put = command[0].toLowerCase() === 'put';
     if (!put && command[0].toLowerCase() === 'get') file = command[1];
@@ -51,7 +50,7 @@ function commands(text: string): DownloadTarget[] {
     const t = tftpTarget(c.args);
     if (!t) continue;
     out.push({
-      url: `tftp://${urlAuthority(t.host, t.port, 69)}${urlPath(t.file)}`,
+      url: downloadUrl('tftp', t),
       offset: c.offset,
       via: c.busybox ? 'busybox tftp' : 'tftp',
     });

