@@ -441,6 +441,24 @@ describe('ftp', () => {
     expect(probe.stdout).toBe('decoy\n');
   });
 
+  test('a server that never ends its banner is cut off', async () => {
+    // An endless multi-line reply ("220-..."): basic-ftp refuses replies over 64 KiB.
+    const spam = await startSocat(
+      net,
+      's',
+      [`TCP-LISTEN:2121,bind=${SERVER},fork,reuseaddr`, 'SYSTEM:yes 220-spam'],
+      'tcp',
+      2121,
+    );
+    const b = await agent.broker(LAB);
+    const e = await refusal(b.fetch(plugin, attack, { url: `ftp://${SERVER}:2121/x` }));
+    expect(e.code).toBe('HT_PLUGIN_NETWORK');
+    expect(e.message).toBe(
+      `plugin net-test: network: ftp://${SERVER}:2121: FTP control response exceeded maximum allowed size`,
+    );
+    await spam.stop();
+  });
+
   test('the size cap cuts the transfer short', async () => {
     const b = await agent.broker({ ...LAB, maxBytes: 50_000 });
     const r = await b.fetch(plugin, attack, { url: `ftp://${SERVER}/pub/a.bin` });

@@ -78,6 +78,7 @@ export async function ftpFetch(t: EgressTarget, address: string, limits: Limits)
   const client = new Client(limits.timeoutMs);
   client.prepareTransfer = passiveToControlAddress(address, limits.timeoutMs);
   // The server's last reply, kept for a transfer the size cap cut short.
+  // (basic-ftp itself refuses a reply longer than 64 KiB.)
   let last = { code: 0, text: '' };
   const log = client.ftp.log.bind(client.ftp);
   client.ftp.log = (message: string) => {
