@@ -7,14 +7,14 @@
 // signature finding, another a "clean" note, and with clamd stopped the scan
 // fails with the reason in the record.
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { honeytrap, runProgram, showAttack, type Attack } from '../lib/cli.js';
+import { showAttack, type Attack } from '../lib/cli.js';
 import { removeAllClamd, reported, startClamd, type Clamd } from '../lib/clamd.js';
 import { waitUntil } from '../lib/clients.js';
-import { HoneytrapDaemon, REPO, cleanup, makeTempDir, testConfig } from '../lib/daemon.js';
-import { LOOPBACK, freePort } from '../lib/ports.js';
+import { HoneytrapDaemon, cleanup, makeTempDir, testConfig } from '../lib/daemon.js';
+import { installPlugins, ncatAttack, waitPluginsReady } from '../lib/plugin-daemon.js';
+import { freePort } from '../lib/ports.js';
 
 const PLUGINS = ['b64-decode', 'clamav'];
 
@@ -38,22 +38,7 @@ let clamd: Clamd;
 let daemon: HoneytrapDaemon;
 let port = 0;
 
-/** `ncat --send-only` from a chosen source port; returns the id of the attack the daemon stored. */
-async function attack(data: string): Promise<string> {
-  const sourcePort = await freePort();
-  const r = await runProgram(
-    'ncat',
-    ['-p', String(sourcePort), '--send-only', LOOPBACK, String(port)],
-    { input: data },
-  );
-  if (r.code !== 0) throw new Error(`ncat exited ${r.code}: ${r.stderr}`);
-  const line = await daemon.waitForLog(
-    (l) => l.msg === 'attack' && l.remote === `${LOOPBACK}:${sourcePort}`,
-    15_000,
-    `the attack from port ${sourcePort}`,
-  );
-  return String(line.attack);
-}
+const attack = (data: string): Promise<string> => ncatAttack(daemon, port, data);
 
 /** The attack once a clamav record matching `pick` is in it. */
 async function clamavRecord(
@@ -102,13 +87,7 @@ beforeAll(async () => {
   });
   const tmp = await makeTempDir('honeytrap-clamav-');
   const pluginsDir = join(tmp, 'plugins');
-  await mkdir(pluginsDir);
-  // As an operator installs them: the folders, without their tests.
-  for (const p of PLUGINS)
-    await cp(join(REPO, 'plugins', p), join(pluginsDir, p), {
-      recursive: true,
-      filter: (src) => !/[/\\](test|node_modules)$/.test(src),
-    });
+  await installPlugins(pluginsDir, PLUGINS);
   port = await freePort();
   daemon = await HoneytrapDaemon.start((dir) => ({
     ...testConfig(dir, { ports: [{ port, template: '80_tcp' }] }),
@@ -118,15 +97,7 @@ beforeAll(async () => {
       config: { clamav: { socket: clamd.unixUrl, scanAttacks: true } },
     },
   }));
-  await waitUntil(
-    async () => {
-      const r = await honeytrap(['plugins', 'list', '--json', '--data-dir', daemon.storeDir]);
-      const list = JSON.parse(r.stdout) as { name: string; state: string }[];
-      return PLUGINS.every((n) => list.some((p) => p.name === n && p.state === 'ready'));
-    },
-    20_000,
-    'b64-decode and clamav ready',
-  );
+  await waitPluginsReady(daemon, PLUGINS);
 }, 60_000);
 
 afterAll(async () => {

@@ -10,7 +10,6 @@
 // is restarted, PostgreSQL started again: every attack is in the table exactly
 // once, nothing lost while the server was down.
 import { createHash, randomBytes } from 'node:crypto';
-import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { honeytrap, listAttacks, runProgram, showAttack, type Attack } from '../lib/cli.js';
@@ -23,7 +22,8 @@ import {
   testConfig,
   type ConfigFor,
 } from '../lib/daemon.js';
-import { LOOPBACK, freePort } from '../lib/ports.js';
+import { freePort } from '../lib/ports.js';
+import { installPlugins, ncatAttack, waitPluginsReady } from '../lib/plugin-daemon.js';
 import {
   PluginError,
   attackFixture,
@@ -57,22 +57,7 @@ let daemon: HoneytrapDaemon;
 let config: ConfigFor;
 let port = 0;
 
-/** `ncat --send-only` from a chosen source port; returns the id of the attack the daemon stored. */
-async function attack(data: Buffer | string): Promise<string> {
-  const sourcePort = await freePort();
-  const r = await runProgram(
-    'ncat',
-    ['-p', String(sourcePort), '--send-only', LOOPBACK, String(port)],
-    { input: data },
-  );
-  if (r.code !== 0) throw new Error(`ncat exited ${r.code}: ${r.stderr}`);
-  const line = await daemon.waitForLog(
-    (l) => l.msg === 'attack' && l.remote === `${LOOPBACK}:${sourcePort}`,
-    15_000,
-    `the attack from port ${sourcePort}`,
-  );
-  return String(line.attack);
-}
+const attack = (data: Buffer | string): Promise<string> => ncatAttack(daemon, port, data);
 
 /** The stored attack once the postgres plugin's record on it has `status`. */
 async function withPostgresRecord(id: string, status: 'ok' | 'error'): Promise<Attack> {
@@ -97,15 +82,7 @@ async function outbox(): Promise<OutboxView | undefined> {
 
 async function startDaemon(dir?: string): Promise<HoneytrapDaemon> {
   const d = await HoneytrapDaemon.start(config, dir ? { dir } : {});
-  await waitUntil(
-    async () => {
-      const r = await honeytrap(['plugins', 'list', '--json', '--data-dir', d.storeDir]);
-      const list = JSON.parse(r.stdout) as { name: string; state: string }[];
-      return PLUGINS.every((n) => list.some((p) => p.name === n && p.state === 'ready'));
-    },
-    20_000,
-    'postgres, url-extract and b64-decode ready',
-  );
+  await waitPluginsReady(d, PLUGINS);
   return d;
 }
 
@@ -120,13 +97,7 @@ beforeAll(async () => {
   if (build.code !== 0) throw new Error(`honeytrap-plugin build failed: ${build.stderr}`);
   const tmp = await makeTempDir('honeytrap-postgres-');
   const pluginsDir = join(tmp, 'plugins');
-  await mkdir(pluginsDir);
-  // As an operator installs them: the folders without their tests and sources.
-  for (const p of PLUGINS)
-    await cp(join(REPO, 'plugins', p), join(pluginsDir, p), {
-      recursive: true,
-      filter: (src) => !/[/\\](test|src|node_modules)$/.test(src),
-    });
+  await installPlugins(pluginsDir, PLUGINS);
   port = await freePort();
   config = (dir) => ({
     ...testConfig(dir, { ports: [{ port, template: '80_tcp' }] }),
