@@ -66,11 +66,18 @@ function separatorAt(text: string, i: number): number {
  * is one word without its quotes, and is read again for the commands nested
  * in it, because attackers put them there (`bash -c "cd /tmp; wget …"`, JSON
  * strings). Words that start a redirection (`>`, `2>`, `>>file`) are kept, so
- * a caller can tell `echo get x >> f` from its arguments.
+ * a caller can tell `echo get x >> f` from its arguments. With `programs`
+ * (lower case), only the commands of those programs are returned, and text
+ * without any of their names is not scanned.
  */
-export function shellCommands(text: string): ShellCommand[] {
+export function shellCommands(text: string, programs?: readonly string[]): ShellCommand[] {
   const out: ShellCommand[] = [];
-  scanCommands(text, 0, text.length, out);
+  // Most attack data names none of the programs a caller wants: one case-insensitive search, no scan.
+  // (Quotes and backslashes do not count: w'g'et is wget.)
+  const lower = programs ? text.toLowerCase() : undefined;
+  const bare = lower?.replace(/['"\\]/g, '');
+  if (bare !== undefined && !programs!.some((p) => bare.includes(p))) return out;
+  scanCommands(text, 0, text.length, out, lower, programs);
   return out;
 }
 
@@ -86,7 +93,14 @@ function closingQuote(text: string, at: number, limit: number): number {
   return -1;
 }
 
-function scanCommands(text: string, from: number, to: number, out: ShellCommand[]): void {
+function scanCommands(
+  text: string,
+  from: number,
+  to: number,
+  out: ShellCommand[],
+  lower?: string,
+  programs?: readonly string[],
+): void {
   let i = from;
   while (i < to) {
     // one segment: up to the next character that ends a command, quotes, $( and ${IFS} excepted
@@ -115,9 +129,23 @@ function scanCommands(text: string, from: number, to: number, out: ShellCommand[
       end++;
     }
     end = Math.min(end, to);
-    const cmd = commandOf(text, segmentWords(text, i, end), end);
-    if (cmd) out.push(cmd);
-    for (const [a, b] of quoted) scanCommands(text, a, b, out);
+    // a segment that names none of the programs is not split into words
+    const wanted =
+      !programs ||
+      programs.some((p) => {
+        const k = lower!.indexOf(p, i);
+        return k >= 0 && k + p.length <= end;
+      }) ||
+      (/['"\\]/.test(lower!.slice(i, end)) &&
+        programs.some((p) =>
+          lower!
+            .slice(i, end)
+            .replace(/['"\\]/g, '')
+            .includes(p),
+        ));
+    const cmd = wanted ? commandOf(text, segmentWords(text, i, end), end) : undefined;
+    if (cmd && (!programs || programs.includes(cmd.program))) out.push(cmd);
+    for (const [a, b] of quoted) scanCommands(text, a, b, out, lower, programs);
     i = end + 1;
   }
 }

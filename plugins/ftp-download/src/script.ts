@@ -94,7 +94,11 @@ function scriptEvents(
   for (const c of shellCommands(text)) {
     if (c.program === 'echo') {
       // the echoed text as written, up to the redirection: "21>>o" is "21" then >>o
-      const body = c.text.replace(/^@?echo/i, '').split(/[<>]/, 1)[0].replace(/["']/g, '').trim();
+      const body = c.text
+        .replace(/^@?echo/i, '')
+        .split(/[<>]/, 1)[0]
+        .replace(/["']/g, '')
+        .trim();
       if (body)
         events.push({ line: { words: body.split(/[ \t]+/), offset: c.offset, echoed: true } });
     } else if (c.program === 'ftp' || c.program === 'ftp.exe') {
@@ -122,6 +126,8 @@ function scriptEvents(
 
 /** The downloads of the scripted FTP dialogues in `text`. */
 export function ftpScripts(text: string): FtpDownload[] {
+  // as honeytrap: no "ftp" in the text, no dialogue (the script is always handed to ftp)
+  if (!/ftp/i.test(text)) return [];
   const sessions: Session[] = [];
   let cur: Session | undefined;
   const start = (offset: number, host?: string, port?: number): Session => {
@@ -206,7 +212,7 @@ export function ftpScripts(text: string): FtpDownload[] {
 /** busybox ftpget [-c] [-v] [-u USER] [-p PASS] [-P PORT] HOST [LOCAL] REMOTE */
 export function ftpgets(text: string): FtpDownload[] {
   const out: FtpDownload[] = [];
-  for (const c of shellCommands(text)) {
+  for (const c of shellCommands(text, ['ftpget'])) {
     if (c.program !== 'ftpget') continue;
     const { options, operands } = parseOptions(c.args, {
       short: 'upP',

@@ -48,7 +48,7 @@ function httpUrl(word: string): string | undefined {
 
 function commands(text: string): DownloadTarget[] {
   const out: DownloadTarget[] = [];
-  for (const c of shellCommands(text)) {
+  for (const c of shellCommands(text, ['wget', 'curl'])) {
     if (c.program !== 'wget' && c.program !== 'curl') continue;
     const { options, operands } = parseOptions(c.args, VALUE_OPTIONS[c.program]);
     const explicit = c.program === 'curl' ? optionValue(options, 'url') : undefined;

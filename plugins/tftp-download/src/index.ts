@@ -45,7 +45,7 @@ function tftpTarget(args: string[]): { host: string; port?: number; file: string
 
 function commands(text: string): DownloadTarget[] {
   const out: DownloadTarget[] = [];
-  for (const c of shellCommands(text)) {
+  for (const c of shellCommands(text, ['tftp', 'tftp.exe'])) {
     if (c.program !== 'tftp' && c.program !== 'tftp.exe') continue;
     const t = tftpTarget(c.args);
     if (!t) continue;
