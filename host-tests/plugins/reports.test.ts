@@ -8,10 +8,12 @@
 // itself against the real server (query, transaction, rollback, SQL errors,
 // the server down) and the load refusals an operator sees.
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PluginDatabase } from '../../core/src/plugins/services/database.js';
+import { writeWorkerPlugin } from '../../core/test/plugins/host-fixtures.js';
+import { attackFixture, loadPlugin } from '../../sdk/src/index.js';
 import { honeytrap } from '../lib/cli.js';
 import { waitUntil } from '../lib/clients.js';
 import {
@@ -66,27 +68,12 @@ let pluginsDir = '';
 let filesRoot = '';
 let port = 0;
 
-async function writePlugin(
-  name: string,
-  code: string,
-  manifest: Record<string, unknown>,
-): Promise<void> {
-  const dir = join(pluginsDir, name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(
-    join(dir, 'plugin.json'),
-    JSON.stringify({
-      manifestVersion: 1,
-      name,
-      version: '1.0.0',
-      hostApi: '^1.1.0',
-      engine: 'worker',
-      entry: 'index.mjs',
-      limits: { timeoutMs: 8000, memoryMb: 64, concurrency: 2 },
-      ...manifest,
-    }),
-  );
-  await writeFile(join(dir, 'index.mjs'), code);
+function writePlugin(name: string, code: string, manifest: Record<string, unknown>): void {
+  writeWorkerPlugin(join(pluginsDir, name), name, code, {
+    hostApi: '^1.1.0',
+    limits: { timeoutMs: 8000, memoryMb: 64, concurrency: 2 },
+    ...manifest,
+  });
 }
 
 function start(dir?: string): Promise<HoneytrapDaemon<Stats>> {
@@ -130,11 +117,11 @@ beforeAll(async () => {
   pluginsDir = join(root, 'plugins');
   filesRoot = join(root, 'files');
   port = await freePort();
-  await writePlugin('test-log', FILE_OUTPUT, {
+  writePlugin('test-log', FILE_OUTPUT, {
     consumes: { reports: { delivery: 'at-most-once' } },
     capabilities: { files: true },
   });
-  await writePlugin('test-pg', PG_OUTPUT, {
+  writePlugin('test-pg', PG_OUTPUT, {
     consumes: { reports: { delivery: 'at-least-once' } },
     capabilities: { database: { engine: 'postgres' } },
   });
@@ -350,5 +337,28 @@ describe('ctx.db service against PostgreSQL', () => {
       5000,
       'no connection left open by the closed pool',
     );
+  }, 60_000);
+});
+
+describe('the SDK harness with a database', () => {
+  test('runReport drives the at-least-once plugin into the real PostgreSQL; the database down is HT_PLUGIN_UNAVAILABLE', async () => {
+    if (!pg.running) await pg.start();
+    const p = await loadPlugin(join(pluginsDir, 'test-pg'), { database: { url: pg.url } });
+    try {
+      const a = attackFixture({ received: 'from the harness' });
+      await p.runReport(a);
+      expect(await pg.query('SELECT received FROM reports WHERE attack_id = $1', [a.id])).toEqual([
+        { received: 'from the harness' },
+      ]);
+      await pg.stop();
+      const err = (await p
+        .runReport(attackFixture({ received: 'x' }))
+        .catch((e: unknown) => e)) as Error & { code: string };
+      expect(err.code).toBe('HT_PLUGIN_UNAVAILABLE');
+      expect(err.message).toContain('plugins.databases.test-pg');
+    } finally {
+      await p.close();
+      if (!pg.running) await pg.start();
+    }
   }, 60_000);
 });

@@ -22,6 +22,7 @@ import type { LoadedPlugin } from '../../src/plugins/engine.js';
 import { WorkerEngine } from '../../src/plugins/engines/worker/engine.js';
 import { readManifest } from '../../src/plugins/manifest.js';
 import { PluginFiles, PluginServices, pluginFilesDir } from '../../src/plugins/services/index.js';
+import { writeWorkerPlugin } from './host-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ht-files-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -215,26 +216,27 @@ describe('ctx.files service', () => {
 // ---- through the worker engine ----
 
 function pluginDir(name: string, code: string, manifest: Record<string, unknown>): LoadedPlugin {
-  const dir = join(root, 'plugins', `${name}-${n++}`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'plugin.json'),
-    JSON.stringify({
-      manifestVersion: 1,
-      name,
-      version: '1.0.0',
-      hostApi: '^1.1.0',
-      engine: 'worker',
-      entry: 'index.mjs',
-      consumes: { attacks: {} },
-      limits: { timeoutMs: 3000, memoryMb: 64, concurrency: 2 },
-      ...manifest,
-    }),
-  );
-  writeFileSync(join(dir, 'index.mjs'), code);
+  const dir = writeWorkerPlugin(join(root, 'plugins', `${name}-${n++}`), name, code, {
+    hostApi: '^1.1.0',
+    limits: { timeoutMs: 3000, memoryMb: 64, concurrency: 2 },
+    ...manifest,
+  });
   const r = readManifest(dir);
   if (!r.ok) throw new Error(r.errors.join('; '));
   return r.plugin;
+}
+
+/** The daemon's services with files under a fresh root and no network. */
+function services(): { services: PluginServices; filesRoot: string } {
+  const filesRoot = join(root, `svc-${n++}`);
+  return {
+    filesRoot,
+    services: new PluginServices(noNetwork, {
+      files: { root: filesRoot, dirs: {} },
+      databases: {},
+      dataDir: root,
+    }),
+  };
 }
 
 const attack: Attack = {
@@ -276,14 +278,9 @@ describe.each(['thread', 'process'] as const)(
       } };`,
         { capabilities: { files: true } },
       );
-      const filesRoot = join(root, `svc-${n++}`);
-      const services = new PluginServices(noNetwork, {
-        files: { root: filesRoot, dirs: {} },
-        databases: {},
-        dataDir: root,
-      });
-      await services.prepare(plugin);
-      const runner = await engine.start(plugin, services);
+      const { services: svc, filesRoot } = services();
+      await svc.prepare(plugin);
+      const runner = await engine.start(plugin, svc);
       try {
         const out = (await runner.run({ kind: 'attack', attack, config: {}, results: {} })) as {
           findings: { value: string }[];
@@ -297,16 +294,12 @@ describe.each(['thread', 'process'] as const)(
         );
       } finally {
         await runner.close();
-        await services.close();
+        await svc.close();
       }
     });
 
     it('refuses ctx.files and ctx.db without the capability, failing the task as denied', async () => {
-      const services = new PluginServices(noNetwork, {
-        files: { root: join(root, `svc-${n++}`), dirs: {} },
-        databases: {},
-        dataDir: root,
-      });
+      const { services: svc } = services();
       for (const [call, capability] of [
         ["ctx.files.append('x', 'y')", 'capabilities.files: true'],
         ["ctx.db.query('select 1')", 'capabilities.database'],
@@ -316,8 +309,8 @@ describe.each(['thread', 'process'] as const)(
           `export default { async analyze(input, ctx) { try { await ${call}; } catch {} return null; } };`,
           {},
         );
-        await services.prepare(plugin);
-        const runner = await engine.start(plugin, services);
+        await svc.prepare(plugin);
+        const runner = await engine.start(plugin, svc);
         try {
           const err = (await runner
             .run({ kind: 'attack', attack, config: {}, results: {} })
@@ -347,14 +340,9 @@ describe.each(['thread', 'process'] as const)(
           limits: { timeoutMs: 3000, memoryMb: 64, concurrency: 1 },
         },
       );
-      const filesRoot = join(root, `svc-${n++}`);
-      const services = new PluginServices(noNetwork, {
-        files: { root: filesRoot, dirs: {} },
-        databases: {},
-        dataDir: root,
-      });
-      await services.prepare(plugin);
-      const runner = await engine.start(plugin, services);
+      const { services: svc, filesRoot } = services();
+      await svc.prepare(plugin);
+      const runner = await engine.start(plugin, svc);
       try {
         await runner.run({ kind: 'attack', attack, config: {}, results: {} });
         const second = { ...attack, received: { ...attack.received, length: 3 } };
@@ -370,7 +358,7 @@ describe.each(['thread', 'process'] as const)(
         expect(existsSync(join(filesRoot, 'files-late', 'late.log'))).toBe(false);
       } finally {
         await runner.close();
-        await services.close();
+        await svc.close();
       }
     });
   },

@@ -37,6 +37,35 @@ export async function until<T>(
   }
 }
 
+/**
+ * Writes a worker plugin folder `dir`: plugin.json (`manifest` over test
+ * defaults: host API ^1.0.0, consumes attacks, small limits) and index.mjs.
+ */
+export function writeWorkerPlugin(
+  dir: string,
+  name: string,
+  code: string,
+  manifest: Record<string, unknown> = {},
+): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'plugin.json'),
+    JSON.stringify({
+      manifestVersion: 1,
+      name,
+      version: '1.0.0',
+      hostApi: '^1.0.0',
+      engine: 'worker',
+      entry: 'index.mjs',
+      consumes: { attacks: {} },
+      limits: { timeoutMs: 1500, memoryMb: 64, concurrency: 2 },
+      ...manifest,
+    }),
+  );
+  writeFileSync(join(dir, 'index.mjs'), code);
+  return dir;
+}
+
 export class HostFixture {
   host: PluginHost | undefined;
 
@@ -55,26 +84,9 @@ export class HostFixture {
     return AttackStore.open(join(root, 'store'), { batchSize: 16, flushIntervalMs: 5 });
   }
 
-  /** Writes a worker plugin folder (plugin.json from `manifest` over test defaults, index.mjs). */
+  /** Writes a worker plugin folder in the watched plugins folder (see writeWorkerPlugin). */
   plugin(name: string, code: string, manifest: Record<string, unknown> = {}): string {
-    const dir = join(this.root, 'plugins', name);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'plugin.json'),
-      JSON.stringify({
-        manifestVersion: 1,
-        name,
-        version: '1.0.0',
-        hostApi: '^1.0.0',
-        engine: 'worker',
-        entry: 'index.mjs',
-        consumes: { attacks: {} },
-        limits: { timeoutMs: 1500, memoryMb: 64, concurrency: 2 },
-        ...manifest,
-      }),
-    );
-    writeFileSync(join(dir, 'index.mjs'), code);
-    return dir;
+    return writeWorkerPlugin(join(this.root, 'plugins', name), name, code, manifest);
   }
 
   config(over: Partial<ResolvedConfig['plugins']> = {}): ResolvedConfig['plugins'] {

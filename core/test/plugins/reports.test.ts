@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PluginHost } from '../../src/plugins/host.js';
 import { HostFixture, findWord, until } from './host-fixtures.js';
 
 let fx: HostFixture;
@@ -51,6 +52,23 @@ function atLeastOnce(name: string) {
     consumes: { reports: { delivery: 'at-least-once' } },
     capabilities: { files: true },
   });
+}
+
+/** Stores `n` attacks and submits each; returns their ids in order. */
+async function submitMany(
+  h: PluginHost,
+  prefix: string,
+  n: number,
+  each?: () => Promise<void>,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = await fx.attack(`${prefix}${i}`);
+    ids.push(a.id);
+    h.submit(a);
+    await each?.();
+  }
+  return ids;
 }
 
 function down(plugin: string, isDown: boolean): void {
@@ -140,12 +158,7 @@ describe('reports', () => {
       retry: { initialMs: 50, maxMs: 400, maxQueued: 1000 },
     });
     down('out-sure', true);
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const a = await fx.attack(`a${i}`);
-      ids.push(a.id);
-      h.submit(a);
-    }
+    const ids = await submitMany(h, 'a', 5);
     await h.pipeline.drained();
     expect(h.stats().outbox['out-sure']?.queued).toBe(5);
     // Retries are of the oldest report only, with growing gaps: 50, 100, 200, 400, 400 ms.
@@ -183,12 +196,7 @@ describe('reports', () => {
     const retry = { initialMs: 50, maxMs: 100, maxQueued: 1000 };
     let h = await fx.startHost({ failureLimit: 1000, retry });
     down('out-sure', true);
-    const ids: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      const a = await fx.attack(`r${i}`);
-      ids.push(a.id);
-      h.submit(a);
-    }
+    const ids = await submitMany(h, 'r', 4);
     await h.pipeline.drained();
     expect(h.stats().outbox['out-sure']?.queued).toBe(4);
     h = await fx.restart({ failureLimit: 1000, retry });
@@ -210,13 +218,7 @@ describe('reports', () => {
       retry: { initialMs: 5000, maxMs: 5000, maxQueued: 3 },
     });
     down('out-sure', true);
-    const ids: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const a = await fx.attack(`m${i}`);
-      ids.push(a.id);
-      h.submit(a);
-      await h.pipeline.drained();
-    }
+    const ids = await submitMany(h, 'm', 6, () => h.pipeline.drained());
     expect(h.stats().outbox['out-sure']).toMatchObject({ queued: 3, dropped: 3 });
     down('out-sure', false);
     // The retry waits 5 s: a restart replays now (and proves the store kept exactly 3).
@@ -238,12 +240,7 @@ describe('reports', () => {
       retry: { initialMs: 20, maxMs: 40, maxQueued: 1000 },
     });
     down('out-sure', true);
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const a = await fx.attack(`d${i}`);
-      ids.push(a.id);
-      h.submit(a);
-    }
+    const ids = await submitMany(h, 'd', 3);
     await until('disabled', () => h.list().find((p) => p.name === 'out-sure')?.state === 'failed');
     const attempts = lines('out-sure', 'attempts.log').length;
     await new Promise((r) => setTimeout(r, 300));
