@@ -445,13 +445,16 @@ export function fileName(url: string): string {
     } catch {
       // not valid percent-encoding: keep it as written
     }
-    return name || u.hostname;
+    return (name || u.hostname).slice(0, 255); // the host's limit for an artifact name
   } catch {
     return 'download';
   }
 }
 
 type Meta = Record<string, string | number | boolean>;
+
+/** Longer URLs are not fetched. */
+const MAX_URL = 8192;
 
 /** A URL as the WHATWG parser writes it, so two spellings of one URL are one target. */
 function urlKey(url: string): string {
@@ -546,6 +549,11 @@ export async function downloadAll(
   const seen = new Set<string>();
   const unique: DownloadTarget[] = [];
   for (const t of targets) {
+    // a finding's value is at most 64 KiB; no download URL is anywhere near this long
+    if (t.url.length > MAX_URL) {
+      ctx.log(`skipped a ${t.url.length}-character URL (more than ${MAX_URL})`);
+      continue;
+    }
     const key = urlKey(t.url);
     if (seen.has(key)) continue;
     seen.add(key);

