@@ -423,11 +423,18 @@ export interface DownloadOptions {
   maxDownloads: number;
   /** Largest file; a longer one is cut by the host and recorded as failed (truncated). */
   maxBytes?: number;
-  /** Per fetch; the host's plugins.network.timeoutMs caps it. */
+  /** Per target, redirects included; the host's plugins.network.timeoutMs caps each request. */
   timeoutMs?: number;
   /** http(s) redirects followed (each hop through ctx.fetch, so the same egress checks). Default 3. */
   maxRedirects?: number;
+  /** Date.now() after which nothing more is fetched (keep it inside the manifest's limits.timeoutMs). */
+  deadline?: number;
 }
+
+/** Fetches at once per task: the worker engine's own cap, so a fetch's time starts when it is sent. */
+const FETCHES_AT_ONCE = 8;
+/** Below this much time left, a request is not started. */
+const MIN_REQUEST_MS = 100;
 
 /** Whether the answer is the file: a 2xx HTTP or FTP reply, TFTP's 0 (transfer complete). */
 function succeeded(url: string, status: number): boolean {
@@ -479,12 +486,21 @@ async function downloadOne(
   let url = target.url;
   let res: FetchResponse | undefined;
   const started = Date.now();
+  const until = Math.min(
+    opts.timeoutMs === undefined ? Infinity : started + opts.timeoutMs,
+    opts.deadline ?? Infinity,
+  );
   try {
     for (let hop = 0; ; hop++) {
+      const left = until - Date.now();
+      if (left < MIN_REQUEST_MS)
+        throw Object.assign(new Error(`no time left for ${url} (timeoutMs or the task's time)`), {
+          code: 'HT_PLUGIN_TIMEOUT',
+        });
       res = await ctx.fetch({
         url,
         ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }),
-        ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+        ...(left === Infinity ? {} : { timeoutMs: Math.floor(left) }),
       });
       const location = res.headers.location;
       if (!/^https?:/i.test(url) || res.status < 300 || res.status > 399 || !location) break;
@@ -560,7 +576,13 @@ export async function downloadAll(
     unique.push(t);
   }
   const chosen = unique.slice(0, opts.maxDownloads);
-  const results = await Promise.all(chosen.map((t) => downloadOne(ctx, t, opts)));
+  const results: Awaited<ReturnType<typeof downloadOne>>[] = [];
+  let nextTarget = 0;
+  const worker = async () => {
+    for (let k = nextTarget++; k < chosen.length; k = nextTarget++)
+      results[k] = await downloadOne(ctx, chosen[k]!, opts);
+  };
+  await Promise.all(Array.from({ length: Math.min(FETCHES_AT_ONCE, chosen.length) }, worker));
   const findings = results.map((r) => r.finding);
   const artifacts: ArtifactOut[] = [];
   const stored = new Set<string>();
@@ -615,6 +637,13 @@ export interface DownloadPluginSpec {
  * once, the same for the text files it fetched (a dropper's script and the
  * binaries it fetches), within the same maxDownloads.
  */
+/**
+ * How long a download plugin's task fetches: inside the 120 s of
+ * limits.timeoutMs its manifest gives, so its findings are returned (a task
+ * that times out returns nothing).
+ */
+const TASK_MS = 100_000;
+
 export function downloadPlugin(spec: DownloadPluginSpec): WorkerPlugin<DownloadConfig> {
   /**
    * The targets named in `text`: its commands, then `more`, then its URLs;
@@ -639,8 +668,10 @@ export function downloadPlugin(spec: DownloadPluginSpec): WorkerPlugin<DownloadC
     async analyze(input, ctx) {
       const bareUrls = ctx.config.bareUrls !== false;
       const maxDownloads = ctx.config.maxDownloads ?? 5;
+      const deadline = Date.now() + TASK_MS;
       const opts = (max: number): DownloadOptions => ({
         maxDownloads: max,
+        deadline,
         ...(ctx.config.maxBytes === undefined ? {} : { maxBytes: ctx.config.maxBytes }),
         ...(ctx.config.timeoutMs === undefined ? {} : { timeoutMs: ctx.config.timeoutMs }),
       });
