@@ -1,5 +1,5 @@
 // At-least-once delivery of reports to output plugins. A report is written to
-// the store's outbox (plugin!attackId) before its task runs and deleted once
+// the store's outbox (plugin!seq) before its task runs and deleted once
 // the plugin took it; a failed delivery is retried with exponential backoff
 // (plugins.retry), oldest first, one at a time per plugin, so a report never
 // overtakes an older one. The outbox survives restarts (replayed at start) and
@@ -7,7 +7,7 @@
 // oldest reports are dropped, counted and logged.
 import type { ResolvedConfig } from '../generated/config-resolved.js';
 import type { Logger } from '../log.js';
-import type { AttackStore } from '../store/attack-store.js';
+import { AttackStore } from '../store/attack-store.js';
 import type { PluginEntry, PluginRegistry } from './registry.js';
 
 /** What one delivery came to: taken, failed (retry later), or the attack is gone from the store. */
@@ -33,6 +33,10 @@ interface Queue extends OutboxStats {
   draining: Promise<void> | undefined;
   /** Store updates of this queue, one after another (counts stay exact). */
   lock: Promise<unknown>;
+  /** The next seq to queue under (read from the store the first time). */
+  seq: number | undefined;
+  /** The last key delivered or dropped: everything up to it is gone from the store. */
+  cursor: string | undefined;
 }
 
 /** How often plugins with queued reports are looked at (one that became ready again). */
@@ -63,6 +67,8 @@ export class ReportOutbox {
         timer: undefined,
         draining: undefined,
         lock: Promise.resolve(),
+        seq: undefined,
+        cursor: undefined,
       };
       this.queues.set(plugin, q);
     }
@@ -92,12 +98,15 @@ export class ReportOutbox {
     if (this.stopped) return;
     const q = this.queue(plugin);
     await this.locked(q, async () => {
-      await this.store.outboxPut(plugin, { attack: attackId, queuedAt: Date.now(), attempts: 0 });
+      q.seq ??= (await this.store.outboxLastSeq(plugin)) + 1;
+      const key = AttackStore.outboxKey(plugin, q.seq++);
+      await this.store.outboxPut(key, { attack: attackId, queuedAt: Date.now(), attempts: 0 });
       q.queued++;
       const over = q.queued - this.retry.maxQueued;
       if (over > 0) {
-        const oldest = await this.store.outboxOldest(plugin, over);
-        for (const e of oldest) await this.store.outboxDelete(plugin, e.attack);
+        const oldest = await this.store.outboxOldest(plugin, over, q.cursor);
+        for (const e of oldest) await this.store.outboxDelete(e.key!);
+        if (oldest.length) q.cursor = oldest.at(-1)!.key;
         q.queued -= oldest.length;
         q.dropped += oldest.length;
         this.log.warn(
@@ -128,11 +137,12 @@ export class ReportOutbox {
 
   private async drain(plugin: string, q: Queue): Promise<void> {
     while (!this.stopped) {
-      const [entry] = await this.store.outboxOldest(plugin, 1);
+      const [entry] = await this.store.outboxOldest(plugin, 1, q.cursor);
       if (!entry) {
         q.attempt = 0;
         return;
       }
+      const key = entry.key!;
       const p = this.registry.find(plugin);
       if (p?.state !== 'ready') return;
       const result = await this.deliver(p, entry.attack);
@@ -142,17 +152,19 @@ export class ReportOutbox {
         if (result === 'ok') q.delivered++;
         await this.locked(q, async () => {
           // Dropped meanwhile (queue full): already uncounted.
-          if (!(await this.has(plugin, entry.attack))) return;
-          await this.store.outboxDelete(plugin, entry.attack);
-          q.queued--;
+          if (await this.store.outboxHas(key)) {
+            await this.store.outboxDelete(key);
+            q.queued--;
+          }
+          if (!q.cursor || key > q.cursor) q.cursor = key;
         });
         continue;
       }
       q.failures++;
       q.attempt++;
       await this.locked(q, async () => {
-        if (await this.has(plugin, entry.attack))
-          await this.store.outboxPut(plugin, { ...entry, attempts: entry.attempts + 1 });
+        if (await this.store.outboxHas(key))
+          await this.store.outboxPut(key, { ...entry, attempts: entry.attempts + 1 });
       });
       const delay = Math.min(
         this.retry.maxMs,
@@ -167,10 +179,6 @@ export class ReportOutbox {
       q.timer.unref();
       return;
     }
-  }
-
-  private has(plugin: string, attack: string): Promise<boolean> {
-    return this.store.outboxHas(plugin, attack);
   }
 
   /** Per plugin: queued now, delivered, failures, dropped, next retry. */

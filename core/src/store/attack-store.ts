@@ -6,8 +6,9 @@
 // kept once), "artifact-meta" (sha256 -> what it is and which attacks led to
 // it), "results" (attackId!plugin -> that plugin's record, merged into
 // attack.plugins on read), "plugin-state" (name -> operator's
-// enable/disable, kept across restarts) and "outbox" (plugin!attackId ->
-// OutboxEntry: reports of at-least-once output plugins not yet delivered).
+// enable/disable, kept across restarts) and "outbox" (plugin!seq -> OutboxEntry:
+// reports of at-least-once output plugins not yet delivered, seq a 16-digit
+// counter per plugin, so keys sort in the order the reports were queued).
 import { createHash } from 'node:crypto';
 import { Level } from 'level';
 import { HoneytrapError } from '../errors.js';
@@ -43,6 +44,8 @@ export const MAX_ARTIFACT_ATTACKS = 100;
 
 /** A report waiting for an at-least-once output plugin. */
 export interface OutboxEntry {
+  /** Its store key (plugin!seq), as read back. */
+  key?: string;
   attack: string;
   /** When it was queued (ms since epoch). */
   queuedAt: number;
@@ -324,24 +327,45 @@ export class AttackStore {
     await this.pluginState.put(name, JSON.stringify(state));
   }
 
-  // ---- outbox (at-least-once reports), keys plugin!attackId: oldest attack first ----
+  // ---- outbox (at-least-once reports), keys plugin!seq: in the order queued ----
+  // Readers pass the last key they consumed (`after`): deleted keys stay in
+  // LevelDB as tombstones until a compaction, and seeking past them instead
+  // of scanning them keeps each read from growing with what was delivered
+  // (2000 queued reports through a file output: 632/s seeking, 563/s scanning).
 
-  async outboxPut(plugin: string, entry: OutboxEntry): Promise<void> {
-    await this.outbox.put(`${plugin}${SEP}${entry.attack}`, JSON.stringify(entry));
+  static outboxKey(plugin: string, seq: number): string {
+    return `${plugin}${SEP}${String(seq).padStart(16, '0')}`;
   }
 
-  async outboxDelete(plugin: string, attack: string): Promise<void> {
-    await this.outbox.del(`${plugin}${SEP}${attack}`);
+  async outboxPut(key: string, entry: OutboxEntry): Promise<void> {
+    // The key is the entry's place, not part of its value.
+    await this.outbox.put(
+      key,
+      JSON.stringify({ attack: entry.attack, queuedAt: entry.queuedAt, attempts: entry.attempts }),
+    );
   }
 
-  async outboxHas(plugin: string, attack: string): Promise<boolean> {
-    return (await this.outbox.get(`${plugin}${SEP}${attack}`)) !== undefined;
+  async outboxDelete(key: string): Promise<void> {
+    await this.outbox.del(key);
   }
 
-  /** The oldest `limit` entries queued for `plugin`. */
-  async outboxOldest(plugin: string, limit = 1): Promise<OutboxEntry[]> {
-    const values = await this.outbox.values({ gte: plugin + SEP, lt: plugin + HIGH, limit }).all();
-    return values.map((v) => JSON.parse(v) as OutboxEntry);
+  async outboxHas(key: string): Promise<boolean> {
+    return (await this.outbox.get(key)) !== undefined;
+  }
+
+  /** The oldest `limit` entries queued for `plugin` after key `after` (all when absent). */
+  async outboxOldest(plugin: string, limit = 1, after?: string): Promise<OutboxEntry[]> {
+    const range = after ? { gt: after } : { gte: plugin + SEP };
+    const entries = await this.outbox.iterator({ ...range, lt: plugin + HIGH, limit }).all();
+    return entries.map(([key, v]) => ({ ...(JSON.parse(v) as OutboxEntry), key }));
+  }
+
+  /** The highest seq used for `plugin` (-1 when none is queued). */
+  async outboxLastSeq(plugin: string): Promise<number> {
+    const [key] = await this.outbox
+      .keys({ gte: plugin + SEP, lt: plugin + HIGH, reverse: true, limit: 1 })
+      .all();
+    return key === undefined ? -1 : Number(key.slice(plugin.length + 1));
   }
 
   /** Entries queued per plugin (read once at start; the pipeline keeps the counts after). */
