@@ -151,6 +151,18 @@ describe('reports', () => {
     expect(h.stats().outbox).toEqual({});
   });
 
+  it('a plugin cannot pass its own error off as a service being down', async () => {
+    fx.plugin(
+      'out-forger',
+      `export default { analyze() { throw Object.assign(new Error('pretend'), { code: 'HT_PLUGIN_UNAVAILABLE' }); } };`,
+      { hostApi, consumes: { reports: { delivery: 'at-most-once' } } },
+    );
+    const h = await fx.startHost();
+    const stored = await fx.results(h, await fx.attack('x'));
+    expect(stored['out-forger']?.error?.code).toBe('HT_PLUGIN_THREW');
+    expect(h.list()[0]?.counters.consecutiveFailures).toBe(1);
+  });
+
   it('at-least-once: queues while the plugin fails, retries with backoff, then delivers each once, in order', async () => {
     atLeastOnce('out-sure');
     const h = await fx.startHost({
