@@ -49,6 +49,7 @@ interface PluginView {
   state: string;
   reason?: string;
   counters: { consecutiveFailures: number };
+  outbox?: Outbox;
 }
 
 interface Outbox {
@@ -182,6 +183,7 @@ describe('output plugins in a daemon', () => {
     const pgView = (await plugins(daemon)).find((p) => p.name === 'test-pg')!;
     expect(pgView.state).toBe('ready');
     expect(pgView.counters.consecutiveFailures).toBe(0);
+    expect(pgView.outbox).toMatchObject({ queued: 3, delivered: 1 });
 
     // A restart with the reports still queued: replayed from the store.
     await daemon.shutdown();

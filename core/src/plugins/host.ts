@@ -9,6 +9,7 @@ import { paths } from '../paths.js';
 import type { AttackStore } from '../store/attack-store.js';
 import { HostBroker } from './broker/index.js';
 import type { Engine } from './engine.js';
+import type { OutboxStats } from './outbox.js';
 import { PluginPipeline, type PipelineStats } from './pipeline.js';
 import { PluginRegistry, type PluginView } from './registry.js';
 import { PluginServices } from './services/index.js';
@@ -48,8 +49,10 @@ export class PluginHost {
     this.pipeline.submit(attack);
   }
 
-  list(): PluginView[] {
-    return this.registry.list();
+  /** Every plugin, with its outbox (at-least-once reports waiting) when it has one. */
+  list(): (PluginView & { outbox?: OutboxStats })[] {
+    const outbox = this.pipeline.outbox.stats();
+    return this.registry.list().map((v) => (outbox[v.name] ? { ...v, outbox: outbox[v.name] } : v));
   }
 
   stats(): PipelineStats & { plugins: number; ready: number } {
