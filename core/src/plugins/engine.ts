@@ -167,7 +167,8 @@ export interface PluginRunner {
    * runner queues the rest itself) and a task's timeout starts when it starts
    * running, not when it was queued. Resolves with the plugin's raw result
    * (the host validates its shape) or rejects with a PluginError:
-   * HT_PLUGIN_TIMEOUT, _MEMORY, _EXIT, _THREW or _DENIED. Never leaves a task
+   * HT_PLUGIN_TIMEOUT, _MEMORY, _EXIT, _THREW, _DENIED, or _UNAVAILABLE (the
+   * plugin let a host call's "service down" end the task). Never leaves a task
    * unsettled.
    */
   run(input: PluginTaskInput): Promise<unknown>;

@@ -9,6 +9,7 @@
 // never stops the core or other plugins; one that keeps failing is disabled.
 import type { Attack } from '../generated/attack.js';
 import type { ResolvedConfig } from '../generated/config-resolved.js';
+import type { ResolvedManifest } from '../generated/plugin-manifest-resolved.js';
 import type { PluginOutput } from '../generated/plugin-result.js';
 import type { ArtifactRef, PluginRecord } from '../generated/plugin-record.js';
 import type { Logger } from '../log.js';
@@ -255,7 +256,9 @@ export class PluginPipeline {
     // Cut short by shutdown: nothing to record, the outbox keeps the report.
     if (record.status === 'error' && !p.runner && record.error?.code === 'HT_PLUGIN_EXIT')
       return 'failed';
-    await this.store.setPluginResults(attackId, { [reportKey(p)]: record });
+    await this.store.setPluginResults(attackId, {
+      [reportKey(p.name, p.manifest!.consumes)]: record,
+    });
     return record.status === 'ok' ? 'ok' : 'failed';
   }
 
@@ -265,8 +268,8 @@ export class PluginPipeline {
     // Output plugins' own records are left out: they run side by side, so
     // whether one is there yet would be chance.
     for (const e of this.registry.list())
-      if (e.consumes?.reports) delete records[e.consumes.attacks ? `${e.name}@report` : e.name];
-    delete records[reportKey(p)];
+      if (e.consumes?.reports) delete records[reportKey(e.name, e.consumes)];
+    delete records[reportKey(p.name, p.manifest!.consumes)];
     const input: PluginTaskInput = {
       kind: 'report',
       attack: { ...stored, plugins: {} },
@@ -388,8 +391,8 @@ export class PluginPipeline {
 }
 
 /** Where a plugin's report record is kept: its name, or name@report when it also analyses attacks. */
-function reportKey(p: PluginEntry): string {
-  return p.manifest?.consumes.attacks ? `${p.name}@report` : p.name;
+function reportKey(name: string, consumes: ResolvedManifest['consumes']): string {
+  return consumes.attacks ? `${name}@report` : name;
 }
 
 function round(ms: number): number {

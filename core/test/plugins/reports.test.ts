@@ -151,6 +151,23 @@ describe('reports', () => {
     expect(h.stats().outbox).toEqual({});
   });
 
+  it('a plugin that analyses and reports keeps both records apart (NAME and NAME@report)', async () => {
+    fx.plugin('dual', recorder, {
+      hostApi,
+      consumes: { attacks: {}, reports: { delivery: 'at-most-once' } },
+      capabilities: { files: true },
+    });
+    const h = await fx.startHost();
+    const a = await fx.attack('x');
+    const stored = await fx.results(h, a);
+    expect(Object.keys(stored).sort()).toEqual(['dual', 'dual@report']);
+    const tasks = lines('dual', 'tasks.log').map(
+      (l) => JSON.parse(l) as { kind: string; records?: object },
+    );
+    expect(tasks.map((t) => t.kind)).toEqual(['attack', 'report']);
+    expect(Object.keys(tasks[1]!.records!)).toEqual(['dual']);
+  });
+
   it('a plugin cannot pass its own error off as a service being down', async () => {
     fx.plugin(
       'out-forger',
