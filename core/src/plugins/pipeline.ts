@@ -106,7 +106,7 @@ export class PluginPipeline {
 
   /** Hands a stored attack to the plugins; never blocks the caller. */
   submit(attack: Attack): void {
-    if (this.registry.ready().length === 0) return;
+    if (this.registry.ready().length === 0 && this.outputs().length === 0) return;
     this.stats.submitted++;
     if (this.backlog >= this.cfg.maxBacklog) {
       // Bounded backlog: the core keeps accepting at full rate; what is shed is counted.
@@ -235,10 +235,26 @@ export class PluginPipeline {
   }
 
   /** Hands the attack's report to every ready output plugin (at-least-once ones via the outbox). */
+  /**
+   * The output plugins a report goes to: the ready ones, and at-least-once
+   * ones the host disabled after failures (their reports wait in the outbox
+   * until an operator enables them; one the operator disabled gets none).
+   */
+  private outputs(): PluginEntry[] {
+    return this.registry
+      .all()
+      .filter(
+        (e) =>
+          e.manifest &&
+          wantsReports(e.manifest) &&
+          (e.state === 'ready' ||
+            (e.state === 'failed' && e.manifest.consumes.reports!.delivery === 'at-least-once')),
+      );
+  }
+
   private async reports(attack: Attack): Promise<void> {
-    const outputs = this.registry.ready().filter((e) => e.manifest && wantsReports(e.manifest));
     await Promise.all(
-      outputs.map((p) =>
+      this.outputs().map((p) =>
         p.manifest!.consumes.reports!.delivery === 'at-least-once'
           ? this.outbox.enqueue(p.name, attack.id)
           : this.deliverReport(p, attack.id),

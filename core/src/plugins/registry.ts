@@ -221,6 +221,11 @@ export class PluginRegistry {
     this.log.info({ plugin: entry.name, dir: entry.dir }, `plugin ${entry.name} unloaded: ${why}`);
   }
 
+  /** Every plugin folder seen, whatever its state. */
+  all(): PluginEntry[] {
+    return [...this.entries.values()];
+  }
+
   /** Plugins that take tasks now. */
   ready(): PluginEntry[] {
     return [...this.entries.values()].filter((e) => e.state === 'ready');

@@ -276,9 +276,16 @@ describe('reports', () => {
     // No retries while disabled; the queue stays.
     expect(lines('out-sure', 'attempts.log').length).toBe(attempts);
     expect(h.stats().outbox['out-sure']?.queued).toBe(3);
+    // Reports of new attacks queue behind them while the plugin is disabled.
+    const more = await submitMany(h, 'e', 2, () => h.pipeline.drained());
+    expect(h.stats().outbox['out-sure']?.queued).toBe(5);
     down('out-sure', false);
     expect((await h.registry.enable('out-sure'))?.state).toBe('ready');
-    await until('delivered', () => lines('out-sure', 'delivered.log').length >= 3, 10_000);
-    expect(lines('out-sure', 'delivered.log')).toEqual(ids);
+    await until('delivered', () => lines('out-sure', 'delivered.log').length >= 5, 10_000);
+    expect(lines('out-sure', 'delivered.log')).toEqual([...ids, ...more]);
+    // One the operator disables gets no new reports.
+    await h.registry.disable('out-sure', 'disabled by the operator', true);
+    await submitMany(h, 'f', 1, () => h.pipeline.drained());
+    expect(h.stats().outbox['out-sure']?.queued).toBe(0);
   });
 });
