@@ -364,3 +364,38 @@ describe('the SDK harness with a database', () => {
     }
   }, 60_000);
 });
+
+describe('ctx.db rows across the process boundary', () => {
+  test('dates, int8, bytea and NULL reach the plugin as pg gives them', async () => {
+    if (!pg.running) await pg.start();
+    writePlugin(
+      'test-types',
+      `export default { async analyze(input, ctx) {
+        const { rows, rowCount } = await ctx.db.query(
+          "SELECT now() AS t, 9007199254740993::int8 AS big, '\\\\x0102ff'::bytea AS b, NULL AS n, $1::text AS s", ['é']);
+        const r = rows[0];
+        return { findings: [{ type: 'note', value: JSON.stringify({
+          rowCount, date: r.t instanceof Date, big: r.big, bytes: Array.from(r.b), n: r.n, s: r.s,
+        }) }] };
+      } };`,
+      {
+        consumes: { reports: { delivery: 'at-most-once' } },
+        capabilities: { database: { engine: 'postgres' } },
+      },
+    );
+    const p = await loadPlugin(join(pluginsDir, 'test-types'), { database: { url: pg.url } });
+    try {
+      const out = await p.runReport(attackFixture({ received: 'x' }));
+      expect(JSON.parse(out.findings[0]!.value)).toEqual({
+        rowCount: 1,
+        date: true,
+        big: '9007199254740993',
+        bytes: [1, 2, 255],
+        n: null,
+        s: 'é',
+      });
+    } finally {
+      await p.close();
+    }
+  }, 60_000);
+});
