@@ -79,9 +79,6 @@ function semanticErrors(m: ResolvedManifest): string[] {
     const r = parsePortSpec(p);
     if ('error' in r) errors.push(`/consumes/attacks/ports/${i}: ${r.error}`);
   });
-  const net = m.capabilities.network;
-  if (net?.egress === 'allow-list' && (net.hosts ?? []).length === 0)
-    errors.push('/capabilities/network/hosts: egress allow-list needs at least one host');
   if (m.engine === 'wasm') errors.push(...wasmRefusals(m));
   if (m.after.includes(m.name)) errors.push(`/after: a plugin cannot run after itself`);
   if (m.configSchema !== undefined) {

@@ -5,7 +5,8 @@
 // into the one ES module the entry names (esbuild); a plugin whose entry is
 // its own source has nothing to compile. Either way the result is checked
 // with core's manifest checks and loaded once in the daemon's engine.
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import asc from 'assemblyscript/asc';
@@ -33,13 +34,17 @@ export function buildSource(dir: string, engine: unknown): string | undefined {
 
 /** The SDK's AssemblyScript library, compiled into every wasm plugin that imports it. */
 const SDK_ASSEMBLY = join(SDK_ROOT, 'assembly');
+/** The SDK's run-time helpers a worker bundle includes (built JavaScript). */
+const SDK_RUNTIME = join(SDK_ROOT, 'dist');
 
 /**
- * Newest modification time of the files build reads: src/, or assembly/ and
- * the SDK's AssemblyScript library (a newer SDK makes the .wasm out of date).
+ * Newest modification time of the files build reads: src/ and the SDK's
+ * built helpers, or assembly/ and the SDK's AssemblyScript library (a newer
+ * SDK makes the bundle or the .wasm out of date).
  */
 export function sourcesMtime(dir: string, engine: unknown): number {
-  const roots = engine === 'wasm' ? [join(dir, 'assembly'), SDK_ASSEMBLY] : [join(dir, 'src')];
+  const roots =
+    engine === 'wasm' ? [join(dir, 'assembly'), SDK_ASSEMBLY] : [join(dir, 'src'), SDK_RUNTIME];
   let newest = 0;
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -180,8 +185,16 @@ export async function buildPlugin(dir: string, out: Out = stdout): Promise<strin
   else out(`nothing to build: ${entry} is the plugin as written`);
   // Load it once in the daemon's engine: refused imports, a missing analyze,
   // an entry that throws at load show up now rather than in the daemon.
+  // Services the operator configures are given placeholders: a pg pool
+  // connects only on a query, and the files folder is a temporary one.
+  const filesDir = mkdtempSync(join(tmpdir(), `${m.name}-build-`));
   try {
-    const p = await loadPlugin(abs);
+    const p = await loadPlugin(abs, {
+      filesDir,
+      ...(m.capabilities.database
+        ? { database: { url: 'postgres://build-probe.invalid/none' } }
+        : {}),
+    });
     await p.close();
   } catch (err) {
     if (err instanceof PluginError)
@@ -189,6 +202,8 @@ export async function buildPlugin(dir: string, out: Out = stdout): Promise<strin
         `plugin ${m.name} does not load in the ${m.engine} engine: ${err.message.replace(/^plugin [^:]+: /, '')}`,
       );
     throw err;
+  } finally {
+    rmSync(filesDir, { recursive: true, force: true });
   }
   out(`plugin ${m.name} ${m.version} (${m.engine}, entry ${m.entry}) is valid and loads`);
   return built;
