@@ -7,13 +7,14 @@ import {
   type Clamd,
   type ClamdOptions,
 } from '../../plugins/clamav/test/clamd.mjs';
+import { onExit } from './on-exit.js';
 
 export { clamdRequest, reported, type Clamd } from '../../plugins/clamav/test/clamd.mjs';
 
 const started = new Set<Clamd>();
 
 // Last resort if the test process dies without its hooks: no clamd outlives it.
-process.once('exit', () => {
+onExit(() => {
   for (const c of started) c.child?.kill('SIGKILL');
 });
 

@@ -15,6 +15,7 @@ import type { Attack } from './cli.js';
 import { sleep, waitUntil } from './clients.js';
 import type { Netns } from './netns.js';
 import { LOOPBACK } from './ports.js';
+import { onExit } from './on-exit.js';
 
 export type { DaemonStats };
 
@@ -40,7 +41,7 @@ const tempDirs = new Set<string>();
 const running = new Set<HoneytrapDaemon>();
 
 // Last resort if the test process dies without its hooks: no daemon outlives it.
-process.once('exit', () => {
+onExit(() => {
   for (const d of running) d.kill();
 });
 

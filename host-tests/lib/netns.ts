@@ -11,6 +11,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { runProgram, type RunOptions, type RunResult } from './cli.js';
 import { waitUntil } from './clients.js';
 import { REPO, type Exit } from './daemon.js';
+import { onExit } from './on-exit.js';
 
 const PREFIX = 'htt-';
 const STALE = /^htt-.+-p(\d+)-\d+-[a-z0-9]+$/;
@@ -66,7 +67,7 @@ function destroy(ns: string): void {
   live.delete(ns);
 }
 
-process.on('exit', () => {
+onExit(() => {
   for (const ns of [...live]) destroy(ns);
 });
 

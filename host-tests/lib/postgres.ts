@@ -25,6 +25,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { sleep } from './clients.js';
 import { freePort, LOOPBACK } from './ports.js';
+import { onExit } from './on-exit.js';
 
 const run = promisify(execFile);
 
@@ -39,7 +40,7 @@ function binDir(): string {
 
 const servers = new Set<Postgres>();
 
-process.once('exit', () => {
+onExit(() => {
   for (const s of servers) s.killSync();
 });
 

@@ -3,13 +3,21 @@
 // the queue and still traps (and records) a port below 1024. Also: a SIGTERM
 // stops the daemon and the process exits.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, readFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { b64, listAttacks } from '../lib/cli.js';
 import { sleep } from '../lib/clients.js';
-import { BIN, BUILTIN_TEMPLATES, makeTempDir } from '../lib/daemon.js';
+import { BIN, BUILTIN_TEMPLATES, REPO, makeTempDir } from '../lib/daemon.js';
 import { nfqConfig, nfqSuite, startFor, writeNfqConfig } from '../lib/nfq-suite.js';
 import { ncat } from '../lib/ns-clients.js';
 
@@ -72,9 +80,21 @@ describe('nfqueue capture: privileges', () => {
     const dir = await makeTempDir('honeytrap-nfq-drop-');
     // The daemon chowns its store to nobody; nobody must be able to reach it.
     chmodSync(dir, 0o755);
+    // An output plugin whose folder the operator named and root made (T-Pot's
+    // /data/honeytrap/log): the daemon hands it to nobody with the store.
+    const pluginsDir = join(dir, 'plugins');
+    cpSync(join(REPO, 'plugins', 'log-attacker'), join(pluginsDir, 'log-attacker'), {
+      recursive: true,
+      filter: (f) => !f.includes('/test'),
+    });
+    const logDir = join(dir, 'log');
+    mkdirSync(logDir, { mode: 0o755 });
     const d = await startFor(
       s,
-      (dd) => nfqConfig(dd, { queue: 17, privileges: { user: 'nobody' } }),
+      (dd) => ({
+        ...nfqConfig(dd, { queue: 17, privileges: { user: 'nobody' } }),
+        plugins: { dirs: [pluginsDir], files: { dirs: { 'log-attacker': logDir } } },
+      }),
       8192,
       { dir },
     );
@@ -111,6 +131,13 @@ describe('nfqueue capture: privileges', () => {
     const st = await d.status();
     expect(st.attacksFailed).toBe(0);
     expect(st.nfqueue.table.failed).toBe(0);
+    // The plugin, running as nobody, wrote the attack's attacker.log line.
+    const logFile = join(logDir, 'attacker.log');
+    for (let i = 0; i < 100 && !existsSync(logFile); i++) await sleep(100);
+    expect(readFileSync(logFile, 'utf8')).toMatch(
+      / tcp \S+ -> \S+:21 [0-9a-f]{32} [0-9a-f]{128} \(16 bytes\)\n$/,
+    );
+    expect(statSync(logFile).uid).toBe(nobody);
     expect(d.errorLogs()).toEqual([]);
   });
 

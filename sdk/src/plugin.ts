@@ -57,9 +57,11 @@ export interface PluginContext<C extends object = PluginConfig> {
   /** One line in the daemon's log, attributed to the plugin (bounded per task). */
   readonly log: (message: string) => void;
   /**
-   * HTTP(S) through the host, checked against capabilities.network: egress
-   * "attacker" (the attacking address only) or "allow-list" (capabilities.network.hosts).
-   * Bodies are base64. Rejects with code HT_PLUGIN_DENIED when not allowed.
+   * A download through the host (http, https, ftp, tftp: capabilities.network.schemes),
+   * checked against capabilities.network: egress "attacker" (the attacking address
+   * only) or "allow-list" (capabilities.network.hosts), plus what the operator grants.
+   * Bodies are base64. Rejects with code HT_PLUGIN_DENIED when not allowed, and
+   * HT_PLUGIN_NETWORK when the request fails (docs/plugin-network.md).
    */
   readonly fetch: (req: FetchRequest) => Promise<FetchResponse>;
   /**

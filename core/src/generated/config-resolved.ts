@@ -253,7 +253,13 @@ export interface ResolvedConfig {
        * Rate limit per destination address over all plugins, so downloads cannot be turned against a third party.
        */
       perDestination: {
+        /**
+         * Requests to one destination address (IPv6: one /64) at most in each window.
+         */
         requests: number;
+        /**
+         * The window, in seconds.
+         */
         perSeconds: number;
       };
       /**
@@ -285,6 +291,9 @@ export interface ResolvedConfig {
          * postgres://user:password@host:port/database
          */
         url: string;
+        /**
+         * Connections the host keeps open to this database at most.
+         */
         poolSize: number;
       };
     };
@@ -292,7 +301,13 @@ export interface ResolvedConfig {
      * Reports kept for at-least-once output plugins: how they are retried and how many are kept.
      */
     retry: {
+      /**
+       * Wait before the first retry of a failed report; doubled after each failure.
+       */
       initialMs: number;
+      /**
+       * Longest wait between retries.
+       */
       maxMs: number;
       /**
        * Reports kept per plugin at most; beyond it the oldest are dropped (counted and logged).

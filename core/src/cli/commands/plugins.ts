@@ -48,10 +48,14 @@ function capabilities(p: PluginView): string {
   const out: string[] = [];
   if (c.findings) out.push('findings');
   if (c.artifacts) out.push('artifacts');
-  if (c.network)
+  if (c.network) {
+    const to = c.network.egress === 'attacker' ? ['attacker'] : (c.network.hosts ?? []);
     out.push(
-      `network:${c.network.egress === 'attacker' ? 'attacker' : (c.network.hosts ?? []).join('|')}`,
+      `network(${(c.network.schemes ?? []).join('|')}):${to.join('|') || 'operator-granted'}`,
     );
+  }
+  if (c.files) out.push('files');
+  if (c.database) out.push(`database:${c.database.engine}`);
   return out.join(',') || 'none';
 }
 

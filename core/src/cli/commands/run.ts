@@ -23,9 +23,15 @@ export async function runCommand(opts: { config?: string }): Promise<void> {
       'dropping root: running as privileges.user with CAP_NET_ADMIN and CAP_NET_BIND_SERVICE',
     );
     log.flush();
+    // The folders the daemon writes are handed to the account: the store (the
+    // default plugin files root is inside it), the control socket's, and the
+    // output plugins' folders the operator named (T-Pot: /data/honeytrap/log).
+    const files = config.plugins.files;
     process.exitCode = await rerunAs(account, [
       storePath(config),
       dirname(controlSocketPath(config)),
+      ...(files.root ? [files.root] : []),
+      ...Object.values(files.dirs),
     ]);
     return;
   }

@@ -131,7 +131,7 @@ export class PluginFiles {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         if (!create) return undefined;
         try {
-          await mkdir(dir);
+          await mkdir(dir, { mode: 0o750 });
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
