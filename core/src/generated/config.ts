@@ -280,6 +280,14 @@ export interface HoneytrapConfig {
       dirs?: {
         [k: string]: string;
       };
+      /**
+       * Largest data one ctx.files append or write may carry; a bigger call is refused (HT_PLUGIN_DENIED), naming the plugin, the file, the size and this limit.
+       */
+      maxWriteBytes?: number;
+      /**
+       * Most bytes a plugin's folder may hold, counted over all its files (symbolic links not followed; a folder two plugins share is counted once for both). An append or write that would go past it is refused as HT_PLUGIN_UNAVAILABLE, so at-least-once reports wait and are retried once space is freed (removing files in the folder: the daemon recounts it, at most every 30 s, when a call is refused). Rotation keeps logs bounded; this bounds the rest (save-file's downloads).
+       */
+      quotaBytes?: number;
     };
     /**
      * The database of each plugin with the database capability, by plugin name.

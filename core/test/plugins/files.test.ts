@@ -1,7 +1,9 @@
 // ctx.files on the real file system: confinement ("..", absolute names, NUL,
 // symbolic links in and out of the folder), rotation, atomic and exclusive
 // writes, per-file serialisation of concurrent appends, the folder made at
-// load (or a clear refusal), and the calls through the worker engine in both
+// load (or a clear refusal), the size limit of one call and the folder's
+// quota (counted at load, kept by every call and rotation, counted again when
+// the operator frees space), and the calls through the worker engine in both
 // isolations (capability checked, none after the task).
 import { execFileSync } from 'node:child_process';
 import {
@@ -12,25 +14,34 @@ import {
   readdirSync,
   rmSync,
   symlinkSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { Attack } from '../../src/generated/attack.js';
 import type { LoadedPlugin } from '../../src/plugins/engine.js';
 import { WorkerEngine } from '../../src/plugins/engines/worker/engine.js';
 import { readManifest } from '../../src/plugins/manifest.js';
-import { PluginFiles, PluginServices, pluginFilesDir } from '../../src/plugins/services/index.js';
+import {
+  DEFAULT_MAX_WRITE_BYTES,
+  DEFAULT_QUOTA_BYTES,
+  PluginFiles,
+  PluginServices,
+  folderBytes,
+  pluginFilesDir,
+  type FilesLimits,
+} from '../../src/plugins/services/index.js';
 import { writeWorkerPlugin } from './host-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ht-files-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let n = 0;
-async function folder(): Promise<{ files: PluginFiles; dir: string }> {
+async function folder(limits?: Partial<FilesLimits>): Promise<{ files: PluginFiles; dir: string }> {
   const dir = join(root, `f${n++}`, 'plugin');
-  const files = new PluginFiles('test-output', dir);
+  const files = new PluginFiles('test-output', dir, limits);
   await files.prepare();
   return { files, dir };
 }
@@ -42,6 +53,16 @@ async function code(p: Promise<unknown>): Promise<string> {
     return String((err as { code?: unknown }).code);
   }
   return 'resolved';
+}
+
+/** The error a call rejects with (fails the test when it resolves). */
+async function failure(p: Promise<unknown>): Promise<Error & { code: string }> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e as Error & { code: string },
+  );
+  if (!err) throw new Error('the call was expected to fail and resolved');
+  return err;
 }
 
 describe('ctx.files service', () => {
@@ -363,3 +384,246 @@ describe.each(['thread', 'process'] as const)(
     });
   },
 );
+
+describe('ctx.files size limits and quota', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('has the schema defaults: 64 MiB per call, 10 GiB per folder', () => {
+    const schema = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../../../schemas/config.schema.json'), 'utf8'),
+    ) as {
+      properties: {
+        plugins: { properties: { files: { properties: Record<string, { default: number }> } } };
+      };
+    };
+    const files = schema.properties.plugins.properties.files.properties;
+    expect(files.maxWriteBytes!.default).toBe(64 * 1024 * 1024);
+    expect(files.quotaBytes!.default).toBe(10 * 1024 * 1024 * 1024);
+    expect(DEFAULT_MAX_WRITE_BYTES).toBe(files.maxWriteBytes!.default);
+    expect(DEFAULT_QUOTA_BYTES).toBe(files.quotaBytes!.default);
+    expect(new PluginFiles('test-output', '/nowhere').limits).toEqual({
+      maxWriteBytes: DEFAULT_MAX_WRITE_BYTES,
+      quotaBytes: DEFAULT_QUOTA_BYTES,
+    });
+  });
+
+  it('refuses an append or write over maxWriteBytes as denied, naming plugin, file, size and limit', async () => {
+    const { files, dir } = await folder({ maxWriteBytes: 10 });
+    // 12 bytes in UTF-8 (6 characters): the limit is in bytes.
+    const err = await failure(files.call({ op: 'append', name: 'logs/big.log', data: 'éééééé' }));
+    expect(err.code).toBe('HT_PLUGIN_DENIED');
+    expect(err.message).toBe(
+      'plugin test-output: ctx.files: append of 12 bytes to logs/big.log is over the limit of 10 bytes per call (plugins.files.maxWriteBytes)',
+    );
+    const w = await failure(files.call({ op: 'write', name: 'blob', data: new Uint8Array(11) }));
+    expect(w.code).toBe('HT_PLUGIN_DENIED');
+    expect(w.message).toMatch(/write of 11 bytes to blob is over the limit of 10 bytes per call/);
+    // Refused before touching the folder.
+    expect(readdirSync(dir)).toEqual([]);
+    // At the limit is fine.
+    await files.call({ op: 'append', name: 'ok.log', data: '0123456789' });
+    await files.call({ op: 'write', name: 'blob', data: new Uint8Array(10) });
+    expect(readdirSync(dir).sort()).toEqual(['blob', 'ok.log']);
+    // Bad data is still refused as such.
+    expect(await code(files.call({ op: 'write', name: 'x', data: 42 as unknown as string }))).toBe(
+      'HT_PLUGIN_DENIED',
+    );
+  });
+
+  it('refuses a call that would pass quotaBytes as unavailable, naming folder, usage and quota', async () => {
+    const { files, dir } = await folder({ quotaBytes: 100 });
+    await files.call({ op: 'write', name: 'a', data: 'a'.repeat(60) });
+    expect(files.usedBytes).toBe(60);
+    const err = await failure(
+      files.call({ op: 'append', name: 'log/b.log', data: 'b'.repeat(41) }),
+    );
+    expect(err.code).toBe('HT_PLUGIN_UNAVAILABLE');
+    expect(err.message).toBe(
+      `plugin test-output: ctx.files: append of 41 bytes to log/b.log would take the folder ${dir} over its quota: 60 of 100 bytes used (plugins.files.quotaBytes)`,
+    );
+    expect(existsSync(join(dir, 'log', 'b.log'))).toBe(false);
+    const w = await failure(files.call({ op: 'write', name: 'c', data: 'c'.repeat(41) }));
+    expect(w.code).toBe('HT_PLUGIN_UNAVAILABLE');
+    expect(w.message).toMatch(/write of 41 bytes to c would take the folder .* 60 of 100 bytes/);
+    expect(existsSync(join(dir, 'c'))).toBe(false);
+    // Up to the quota exactly.
+    await files.call({ op: 'append', name: 'log/b.log', data: 'b'.repeat(40) });
+    expect(files.usedBytes).toBe(100);
+    expect(await code(files.call({ op: 'append', name: 'log/b.log', data: 'b' }))).toBe(
+      'HT_PLUGIN_UNAVAILABLE',
+    );
+    expect(readFileSync(join(dir, 'log', 'b.log'), 'utf8')).toBe('b'.repeat(40));
+    // A rewrite counts the file after it: shrinking is always allowed, growth only as far as the quota.
+    await files.call({ op: 'write', name: 'a', data: 'a'.repeat(20) });
+    expect(files.usedBytes).toBe(60);
+    await files.call({ op: 'write', name: 'a', data: 'a'.repeat(60) });
+    expect(files.usedBytes).toBe(100);
+    expect(await code(files.call({ op: 'write', name: 'a', data: 'a'.repeat(61) }))).toBe(
+      'HT_PLUGIN_UNAVAILABLE',
+    );
+    expect(readFileSync(join(dir, 'a'), 'utf8')).toBe('a'.repeat(60));
+    // An exclusive write on a file that exists is EEXIST, and costs nothing.
+    expect(await code(files.call({ op: 'write', name: 'a', data: 'x', exclusive: true }))).toBe(
+      'EEXIST',
+    );
+    expect(files.usedBytes).toBe(100);
+    // Removing frees quota.
+    expect(await files.call({ op: 'remove', name: 'a' })).toBe(true);
+    expect(files.usedBytes).toBe(40);
+    await files.call({ op: 'write', name: 'c', data: 'c'.repeat(41), exclusive: true });
+    expect(files.usedBytes).toBe(81);
+    expect(files.usedBytes).toBe(await folderBytes(dir));
+  });
+
+  it('counts what rotation drops as freed: a rotated log runs on within the quota', async () => {
+    // Two files of at most 10 bytes: 20 bytes of a 25-byte quota, for ever.
+    const { files, dir } = await folder({ quotaBytes: 25 });
+    for (let i = 0; i < 30; i++)
+      await files.call({
+        op: 'append',
+        name: 'r.log',
+        data: `${i % 10}abc\n`,
+        rotate: { maxBytes: 10, keep: 2 },
+      });
+    expect(readdirSync(dir).sort()).toEqual(['r.log', 'r.log.1']);
+    expect(files.usedBytes).toBe(await folderBytes(dir));
+    expect(files.usedBytes).toBe(20);
+    // keep 1: the full file is dropped before the append is counted.
+    const one = await folder({ quotaBytes: 10 });
+    for (let i = 0; i < 5; i++)
+      await one.files.call({
+        op: 'append',
+        name: 'one.log',
+        data: '123456\n',
+        rotate: { maxBytes: 10, keep: 1 },
+      });
+    expect(one.files.usedBytes).toBe(7);
+    expect(readFileSync(join(one.dir, 'one.log'), 'utf8')).toBe('123456\n');
+  });
+
+  it('counts the files already in the folder at load, subfolders too, symbolic links not followed', async () => {
+    const dir = join(root, `pre-${n++}`);
+    mkdirSync(join(dir, 'sub', 'deeper'), { recursive: true });
+    writeFileSync(join(dir, 'a'), 'x'.repeat(30));
+    writeFileSync(join(dir, 'sub', 'b'), 'x'.repeat(20));
+    writeFileSync(join(dir, 'sub', 'deeper', 'c'), 'x'.repeat(10));
+    const outside = join(root, `big-outside-${n++}`);
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'big'), 'x'.repeat(1000));
+    symlinkSync(join(outside, 'big'), join(dir, 'link-to-file'));
+    symlinkSync(outside, join(dir, 'link-to-folder'));
+    expect(await folderBytes(dir)).toBe(60);
+    const files = new PluginFiles('test-output', dir, { quotaBytes: 100 });
+    await files.prepare();
+    expect(files.usedBytes).toBe(60);
+    const err = await failure(files.call({ op: 'append', name: 'new', data: 'y'.repeat(41) }));
+    expect(err.code).toBe('HT_PLUGIN_UNAVAILABLE');
+    expect(err.message).toMatch(/60 of 100 bytes used/);
+    await files.call({ op: 'append', name: 'new', data: 'y'.repeat(40) });
+    expect(files.usedBytes).toBe(100);
+  });
+
+  it('counts the folder again when a refused call finds the operator freed space (at most every 30 s)', async () => {
+    const { files, dir } = await folder({ quotaBytes: 100 });
+    await files.call({ op: 'write', name: 'old', data: 'o'.repeat(90) });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    // The operator removes a file behind the plugin's back.
+    unlinkSync(join(dir, 'old'));
+    // Counted at load a moment ago: refused on the running count.
+    expect(await code(files.call({ op: 'append', name: 'x', data: 'x'.repeat(20) }))).toBe(
+      'HT_PLUGIN_UNAVAILABLE',
+    );
+    vi.setSystemTime(Date.now() + 30_000);
+    await files.call({ op: 'append', name: 'x', data: 'x'.repeat(20) });
+    expect(files.usedBytes).toBe(20);
+  });
+
+  it('takes bytes before writing: concurrent calls on different files never pass the quota together', async () => {
+    const { files, dir } = await folder({ quotaBytes: 100 });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        code(
+          i % 2
+            ? files.call({ op: 'append', name: `a${i}`, data: 'x'.repeat(10) })
+            : files.call({ op: 'write', name: `w${i}`, data: 'x'.repeat(10) }),
+        ),
+      ),
+    );
+    expect(results.filter((r) => r === 'resolved')).toHaveLength(10);
+    expect(results.filter((r) => r === 'HT_PLUGIN_UNAVAILABLE')).toHaveLength(10);
+    expect(await folderBytes(dir)).toBe(100);
+    expect(files.usedBytes).toBe(100);
+  });
+
+  it('gives back what a failed call took', async () => {
+    const { files, dir } = await folder({ quotaBytes: 100 });
+    // A folder where the file should be: the write fails, its bytes are not kept.
+    mkdirSync(join(dir, 'taken'));
+    expect(await code(files.call({ op: 'write', name: 'taken', data: 'x'.repeat(50) }))).toBe(
+      'HT_PLUGIN_THREW',
+    );
+    expect(files.usedBytes).toBe(0);
+    expect(await code(files.call({ op: 'append', name: 'taken', data: 'x'.repeat(50) }))).toBe(
+      'HT_PLUGIN_THREW',
+    );
+    expect(files.usedBytes).toBe(0);
+  });
+
+  it('shares one count between plugins writing in the same folder', async () => {
+    const dir = join(root, `shared-${n++}`);
+    const a = new PluginFiles('log-json', dir, { quotaBytes: 100 });
+    const b = new PluginFiles('log-attacker', dir, { quotaBytes: 100 });
+    await a.prepare();
+    await b.prepare();
+    await a.call({ op: 'append', name: 'attackers.json', data: 'a'.repeat(70) });
+    expect(b.usedBytes).toBe(70);
+    const err = await failure(b.call({ op: 'append', name: 'attacker.log', data: 'b'.repeat(31) }));
+    expect(err.message).toMatch(/^plugin log-attacker: .*70 of 100 bytes used/);
+    a.close();
+    // The count lives on while a plugin still uses the folder.
+    await b.call({ op: 'append', name: 'attacker.log', data: 'b'.repeat(30) });
+    expect(b.usedBytes).toBe(100);
+    expect(await code(a.call({ op: 'stat', name: 'attackers.json' }))).toBe(
+      'HT_PLUGIN_UNAVAILABLE',
+    );
+    b.close();
+  });
+
+  it('takes the limits from plugins.files in the daemon services', async () => {
+    const plugin = pluginDir('files-limits', 'export default { analyze() { return null; } };', {
+      capabilities: { files: true },
+    });
+    const filesRoot = join(root, `svc-${n++}`);
+    mkdirSync(join(filesRoot, 'files-limits'), { recursive: true });
+    writeFileSync(join(filesRoot, 'files-limits', 'existing'), 'e'.repeat(50));
+    const svc = new PluginServices(noNetwork, {
+      files: { root: filesRoot, dirs: {}, maxWriteBytes: 40, quotaBytes: 80 },
+      databases: {},
+      dataDir: root,
+    });
+    await svc.prepare(plugin);
+    try {
+      const big = await failure(
+        svc.files(plugin, attack, { op: 'write', name: 'big', data: 'x'.repeat(41) }),
+      );
+      expect(big.code).toBe('HT_PLUGIN_DENIED');
+      expect(big.message).toMatch(/^plugin files-limits: .*over the limit of 40 bytes per call/);
+      const full = await failure(
+        svc.files(plugin, attack, { op: 'write', name: 'full', data: 'x'.repeat(31) }),
+      );
+      expect(full.code).toBe('HT_PLUGIN_UNAVAILABLE');
+      expect(full.message).toContain(
+        `the folder ${join(filesRoot, 'files-limits')} over its quota: 50 of 80 bytes used`,
+      );
+      await svc.files(plugin, attack, { op: 'write', name: 'fits', data: 'x'.repeat(30) });
+    } finally {
+      await svc.close();
+    }
+    // Unloaded: no more calls.
+    expect(await code(svc.files(plugin, attack, { op: 'stat', name: 'fits' }))).toBe(
+      'HT_PLUGIN_UNAVAILABLE',
+    );
+  });
+});

@@ -107,7 +107,12 @@ export class HostFixture {
         perDestination: { requests: 100, perSeconds: 1 },
         maxConcurrent: 16,
       },
-      files: { root: join(this.root, 'files'), dirs: {} },
+      files: {
+        root: join(this.root, 'files'),
+        dirs: {},
+        maxWriteBytes: 64 << 20,
+        quotaBytes: 1 << 30,
+      },
       databases: {},
       retry: { initialMs: 50, maxMs: 400, maxQueued: 1000 },
       ...over,

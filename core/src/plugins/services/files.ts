@@ -5,7 +5,14 @@
 // the way (every folder on the path is checked with lstat and realpath, the
 // file itself is opened with O_NOFOLLOW). Operations on one file run one
 // after another, so concurrent appends never interleave or lose a rotation.
-import { constants } from 'node:fs';
+// Sizes are bounded: one append or write carries at most maxWriteBytes
+// (HT_PLUGIN_DENIED), and the folder holds at most quotaBytes over all its
+// files (HT_PLUGIN_UNAVAILABLE: retried once space is freed). The quota keeps
+// a running count per real folder (plugins sharing one share it): counted at
+// load, then kept by every append, write, remove and rotation, and counted
+// again, at most every RECOUNT_MS, when it refuses a call (the operator may
+// have removed files).
+import { constants, type Dirent } from 'node:fs';
 import {
   link,
   lstat,
@@ -27,10 +34,26 @@ import { PluginError, type FileStat, type FilesCall, type RotateOptions } from '
 const MAX_NAME = 1024;
 /** Files kept at most by rotation (name, name.1 … name.99). */
 const MAX_KEEP = 100;
+/** plugins.files.maxWriteBytes's default (the schema's): 64 MiB. */
+export const DEFAULT_MAX_WRITE_BYTES = 64 * 1024 * 1024;
+/** plugins.files.quotaBytes's default (the schema's): 10 GiB. */
+export const DEFAULT_QUOTA_BYTES = 10 * 1024 * 1024 * 1024;
+/** A refused call counts the folder again at most this often (milliseconds). */
+export const RECOUNT_MS = 30_000;
+/** lstat calls in flight at once while counting a folder. */
+const COUNT_BATCH = 64;
+
+/** The size limits of one plugin's folder (plugins.files). */
+export interface FilesLimits {
+  /** Largest data of one append or write. */
+  maxWriteBytes: number;
+  /** Most bytes the folder may hold over all its files. */
+  quotaBytes: number;
+}
 
 /** The folder of plugin `name` under the operator's plugins.files. */
 export function pluginFilesDir(
-  cfg: ResolvedConfig['plugins']['files'],
+  cfg: Pick<ResolvedConfig['plugins']['files'], 'root' | 'dirs'>,
   dataDir: string,
   name: string,
 ): string {
@@ -43,6 +66,90 @@ type ErrorCode = ConstructorParameters<typeof PluginError>[0];
 export class FileExists extends Error {
   readonly code = 'EEXIST';
 }
+
+/**
+ * Bytes in the regular files under `dir`, its subfolders included; symbolic
+ * links are not followed (nor counted), nor are other special files.
+ */
+export async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  const folders = [dir];
+  for (let d = folders.pop(); d !== undefined; d = folders.pop()) {
+    let entries: Dirent[];
+    try {
+      // Dirent types come from lstat (where the file system does not give them).
+      entries = await readdir(d, { withFileTypes: true });
+    } catch (err) {
+      // A subfolder removed while counting holds nothing.
+      if (d !== dir && (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    const files: string[] = [];
+    for (const e of entries) {
+      if (e.isDirectory()) folders.push(join(d, e.name));
+      else if (e.isFile()) files.push(join(d, e.name));
+    }
+    for (let i = 0; i < files.length; i += COUNT_BATCH) {
+      const sizes = await Promise.all(files.slice(i, i + COUNT_BATCH).map(fileBytes));
+      for (const size of sizes) total += size;
+    }
+  }
+  return total;
+}
+
+/** Size of the regular file at `path` (not followed), 0 when there is none. */
+async function fileBytes(path: string): Promise<number> {
+  try {
+    const st = await lstat(path);
+    return st.isFile() ? st.size : 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+}
+
+/**
+ * The running byte count of one real folder, shared by the plugins writing in
+ * it. Calls take their bytes before writing (so concurrent calls on different
+ * files cannot together pass the quota) and give back what they did not use.
+ */
+class FolderUsage {
+  used = 0;
+  /** Date.now() when the last count ended. */
+  countedAt = 0;
+  refs = 0;
+  private counting: Promise<void> | undefined;
+  /** Changes made since the running count started, kept on top of it. */
+  private sinceCount = 0;
+
+  constructor(readonly real: string) {}
+
+  add(delta: number): void {
+    this.used += delta;
+    this.sinceCount += delta;
+  }
+
+  /**
+   * Counts the folder again (one count at a time; a caller during a count gets
+   * that count). A change made during the count may be counted twice until
+   * the next count: the error is on the side of refusing.
+   */
+  recount(): Promise<void> {
+    this.counting ??= (async () => {
+      this.sinceCount = 0;
+      try {
+        this.used = (await folderBytes(this.real)) + this.sinceCount;
+      } finally {
+        this.countedAt = Date.now();
+        this.counting = undefined;
+      }
+    })();
+    return this.counting;
+  }
+}
+
+/** The count of each real folder in use, by its realpath. */
+const usages = new Map<string, FolderUsage>();
 
 /** What an I/O error means for the plugin: its own mistake, or the host's folder failing now. */
 function ioCode(err: unknown): ErrorCode {
@@ -62,21 +169,32 @@ export class PluginFiles {
   /** The folder after realpath (set by prepare()). */
   private real = '';
   private readonly chains = new Map<string, Promise<unknown>>();
+  /** The folder's byte count (set by prepare()). */
+  private usage: FolderUsage | undefined;
+  readonly limits: FilesLimits;
 
   constructor(
     readonly plugin: string,
     readonly dir: string,
-  ) {}
+    limits: Partial<FilesLimits> = {},
+  ) {
+    this.limits = {
+      maxWriteBytes: limits.maxWriteBytes ?? DEFAULT_MAX_WRITE_BYTES,
+      quotaBytes: limits.quotaBytes ?? DEFAULT_QUOTA_BYTES,
+    };
+  }
 
   /**
-   * Makes the folder (and its parents) and checks it can be written; rejects
-   * with HT_PLUGIN_LOAD naming the folder and the reason.
+   * Makes the folder (and its parents), checks it can be written and counts
+   * the bytes it holds; rejects with HT_PLUGIN_LOAD naming the folder and the
+   * reason.
    */
   async prepare(): Promise<void> {
+    let real;
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o750 });
-      this.real = await realpath(this.dir);
-      const probe = join(this.real, `.honeytrap-probe-${process.pid}`);
+      real = await realpath(this.dir);
+      const probe = join(real, `.honeytrap-probe-${process.pid}`);
       await writeFile(probe, '');
       await unlink(probe);
     } catch (err) {
@@ -87,6 +205,38 @@ export class PluginFiles {
         err,
       );
     }
+    let usage = usages.get(real);
+    if (!usage) usages.set(real, (usage = new FolderUsage(real)));
+    usage.refs++;
+    try {
+      await usage.recount();
+    } catch (err) {
+      this.releaseUsage(usage);
+      throw new PluginError(
+        'HT_PLUGIN_LOAD',
+        this.plugin,
+        `its files folder ${this.dir} (plugins.files) cannot be counted for plugins.files.quotaBytes: ${(err as Error).message}`,
+        err,
+      );
+    }
+    this.usage = usage;
+    this.real = real;
+  }
+
+  /** Ends the plugin's use of the folder (when it unloads); later calls are unavailable. */
+  close(): void {
+    // Calls still running keep updating the count they took part in.
+    if (this.usage && this.real) this.releaseUsage(this.usage);
+    this.real = '';
+  }
+
+  private releaseUsage(usage: FolderUsage): void {
+    if (--usage.refs === 0 && usages.get(usage.real) === usage) usages.delete(usage.real);
+  }
+
+  /** Bytes the folder holds by the running count (0 before prepare()). */
+  get usedBytes(): number {
+    return this.usage?.used ?? 0;
   }
 
   private error(code: ErrorCode, message: string, cause?: unknown): PluginError {
@@ -179,12 +329,16 @@ export class PluginFiles {
     if (!this.real) throw this.error('HT_PLUGIN_UNAVAILABLE', 'the folder is not ready');
     try {
       switch (c.op) {
-        case 'append':
-          return await this.serial(this.key(c.name), () => this.append(c.name, c.data, c.rotate));
-        case 'write':
-          return await this.serial(this.key(c.name), () =>
-            this.write(c.name, c.data, c.exclusive === true),
-          );
+        case 'append': {
+          const key = this.key(c.name);
+          this.checkSize(c.op, key, c.data);
+          return await this.serial(key, () => this.append(key, c.data, c.rotate));
+        }
+        case 'write': {
+          const key = this.key(c.name);
+          this.checkSize(c.op, key, c.data);
+          return await this.serial(key, () => this.write(key, c.data, c.exclusive === true));
+        }
         case 'stat':
           return await this.serial(this.key(c.name), () => this.stat(c.name));
         case 'list':
@@ -217,6 +371,69 @@ export class PluginFiles {
     throw this.error('HT_PLUGIN_DENIED', 'data must be a string or a Uint8Array');
   }
 
+  /** Refuses data over maxWriteBytes before the call waits for its file. */
+  private checkSize(op: 'append' | 'write', name: string, data: unknown): void {
+    const size =
+      typeof data === 'string'
+        ? Buffer.byteLength(data, 'utf8')
+        : data instanceof Uint8Array
+          ? data.byteLength
+          : undefined;
+    if (size === undefined)
+      throw this.error('HT_PLUGIN_DENIED', 'data must be a string or a Uint8Array');
+    if (size > this.limits.maxWriteBytes)
+      throw this.error(
+        'HT_PLUGIN_DENIED',
+        `${op} of ${size} bytes to ${name} is over the limit of ${this.limits.maxWriteBytes} bytes per call (plugins.files.maxWriteBytes)`,
+      );
+  }
+
+  /**
+   * Runs `fn`, a call that changes the folder's bytes by `delta` when it
+   * succeeds. A growth is taken from the quota first (or refused); what the
+   * call did not use is given back.
+   */
+  private async charged<T>(
+    op: 'append' | 'write',
+    name: string,
+    size: number,
+    delta: number,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const usage = this.usage!;
+    const taken = Math.max(delta, 0);
+    if (taken > 0) await this.take(usage, op, name, size, taken);
+    let done = false;
+    try {
+      const result = await fn();
+      done = true;
+      return result;
+    } finally {
+      usage.add(done ? delta - taken : -taken);
+    }
+  }
+
+  /** Takes `bytes` of the quota, or refuses with HT_PLUGIN_UNAVAILABLE. */
+  private async take(
+    usage: FolderUsage,
+    op: string,
+    name: string,
+    size: number,
+    bytes: number,
+  ): Promise<void> {
+    const quota = this.limits.quotaBytes;
+    if (usage.used + bytes > quota && Date.now() - usage.countedAt >= RECOUNT_MS)
+      // Perhaps the operator freed space: count again before refusing.
+      await usage.recount().catch(() => undefined);
+    // Checked and taken with no await between, so concurrent calls cannot both pass.
+    if (usage.used + bytes > quota)
+      throw this.error(
+        'HT_PLUGIN_UNAVAILABLE',
+        `${op} of ${size} bytes to ${name} would take the folder ${this.dir} over its quota: ${usage.used} of ${quota} bytes used (plugins.files.quotaBytes)`,
+      );
+    usage.add(bytes);
+  }
+
   private rotateOptions(r: unknown): RotateOptions | undefined {
     if (r === undefined) return undefined;
     const o = r as Partial<RotateOptions>;
@@ -245,34 +462,46 @@ export class PluginFiles {
         (s) => s.size,
         () => 0,
       );
+      // Rotation first: what it drops is room for this append.
       if (size > 0 && size + bytes.length > rot.maxBytes) await this.rotate(path, rot.keep);
     }
-    const fh = await open(
-      path,
-      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
-      0o640,
-    );
-    try {
-      const before = (await fh.stat()).size;
+    await this.charged('append', name, bytes.length, bytes.length, async () => {
+      const fh = await open(
+        path,
+        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+        0o640,
+      );
       try {
-        // writeFile loops over short writes; a failed append is undone, never left half written.
-        await fh.writeFile(bytes);
-      } catch (err) {
-        await fh.truncate(before).catch(() => undefined);
-        throw err;
+        const before = (await fh.stat()).size;
+        try {
+          // writeFile loops over short writes; a failed append is undone, never left half written.
+          await fh.writeFile(bytes);
+        } catch (err) {
+          await fh.truncate(before).catch(() => undefined);
+          throw err;
+        }
+      } finally {
+        await fh.close();
       }
-    } finally {
-      await fh.close();
-    }
+    });
   }
 
-  /** name.(keep-1) dropped, name.N -> name.N+1, name -> name.1 (keep 1: name dropped). */
+  /**
+   * name.(keep-1) dropped, name.N -> name.N+1, name -> name.1 (keep 1: name
+   * dropped); the bytes of what is dropped or renamed over leave the count.
+   */
   private async rotate(path: string, keep: number): Promise<void> {
+    const usage = this.usage!;
     const at = (n: number) => (n === 0 ? path : `${path}.${n}`);
+    const dropped = await fileBytes(at(keep - 1));
     await rm(at(keep - 1), { force: true });
+    usage.add(-dropped);
     for (let n = keep - 2; n >= 0; n--) {
+      // Normally nothing: at(n + 1) was moved on or dropped just before.
+      const replaced = await fileBytes(at(n + 1));
       try {
         await rename(at(n), at(n + 1));
+        usage.add(-replaced);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
@@ -282,20 +511,30 @@ export class PluginFiles {
   private async write(name: string, data: unknown, exclusive: boolean): Promise<void> {
     const bytes = this.bytes(data);
     const path = (await this.file(name, true))!;
-    // Atomic: readers see the old file or the new one, never half of it.
-    const temp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    await writeFile(temp, bytes, { flag: 'wx', mode: 0o640 });
-    try {
-      // link() fails if the name exists: exclusive without a check-then-write race.
-      if (exclusive) await link(temp, path);
-      else await rename(temp, path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
-        throw new FileExists(`plugin ${this.plugin}: ctx.files: ${name} exists (exclusive write)`);
+    const exists = () =>
+      new FileExists(`plugin ${this.plugin}: ctx.files: ${name} exists (exclusive write)`);
+    const old = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
       throw err;
-    } finally {
-      await rm(temp, { force: true });
-    }
+    });
+    if (exclusive && old) throw exists();
+    // The quota counts the file after the write: a rewrite takes only its growth.
+    const delta = bytes.length - (old?.isFile() ? old.size : 0);
+    await this.charged('write', name, bytes.length, delta, async () => {
+      // Atomic: readers see the old file or the new one, never half of it.
+      const temp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      await writeFile(temp, bytes, { flag: 'wx', mode: 0o640 });
+      try {
+        // link() fails if the name exists: exclusive without a check-then-write race.
+        if (exclusive) await link(temp, path);
+        else await rename(temp, path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw exists();
+        throw err;
+      } finally {
+        await rm(temp, { force: true });
+      }
+    });
   }
 
   private async stat(name: string): Promise<FileStat | null> {
@@ -326,7 +565,9 @@ export class PluginFiles {
     const path = await this.file(name, false);
     if (path === undefined) return false;
     try {
+      const size = await fileBytes(path);
       await unlink(path);
+      this.usage!.add(-size);
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;

@@ -21,10 +21,21 @@ import { PluginDatabase } from './database.js';
 import { PluginFiles, pluginFilesDir } from './files.js';
 
 export { PluginDatabase } from './database.js';
-export { PluginFiles, pluginFilesDir } from './files.js';
+export {
+  DEFAULT_MAX_WRITE_BYTES,
+  DEFAULT_QUOTA_BYTES,
+  PluginFiles,
+  folderBytes,
+  pluginFilesDir,
+  type FilesLimits,
+} from './files.js';
+
+type FilesConfig = ResolvedConfig['plugins']['files'];
 
 export interface ServicesConfig {
-  files: ResolvedConfig['plugins']['files'];
+  /** plugins.files; maxWriteBytes and quotaBytes default to the schema's defaults. */
+  files: Omit<FilesConfig, 'maxWriteBytes' | 'quotaBytes'> &
+    Partial<Pick<FilesConfig, 'maxWriteBytes' | 'quotaBytes'>>;
   databases: ResolvedConfig['plugins']['databases'];
   /** The store folder: the default files root is <dataDir>/files. */
   dataDir: string;
@@ -44,7 +55,11 @@ export class PluginServices implements Required<HostServices> {
     const { name, capabilities } = plugin.manifest;
     await this.release(name);
     if (capabilities.files) {
-      const files = new PluginFiles(name, pluginFilesDir(this.cfg.files, this.cfg.dataDir, name));
+      const { maxWriteBytes, quotaBytes } = this.cfg.files;
+      const files = new PluginFiles(name, pluginFilesDir(this.cfg.files, this.cfg.dataDir, name), {
+        maxWriteBytes,
+        quotaBytes,
+      });
       await files.prepare();
       this.filesByPlugin.set(name, files);
     }
@@ -62,6 +77,7 @@ export class PluginServices implements Required<HostServices> {
 
   /** Closes what prepare() opened for `name`. */
   async release(name: string): Promise<void> {
+    this.filesByPlugin.get(name)?.close();
     this.filesByPlugin.delete(name);
     const db = this.dbByPlugin.get(name);
     this.dbByPlugin.delete(name);
@@ -100,6 +116,7 @@ export class PluginServices implements Required<HostServices> {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.dbByPlugin.keys()].map((n) => this.release(n)));
+    const names = new Set([...this.filesByPlugin.keys(), ...this.dbByPlugin.keys()]);
+    await Promise.all([...names].map((n) => this.release(n)));
   }
 }
