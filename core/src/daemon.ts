@@ -40,7 +40,7 @@ export interface DaemonStats {
   ports: { key: string; address: string; error?: string }[];
   activeSessions: number;
   fdLimit?: FdLimit;
-  nfqueue?: NfqueueCapture['stats'] & { table: NfqueueCapture['table']['stats'] };
+  nfqueue?: ReturnType<NfqueueCapture['status']>;
   udpRepliesSuppressed: number;
   splices: { mirrors: number; proxies: number };
   plugins: ReturnType<PluginHost['stats']>;
@@ -214,7 +214,7 @@ export class Daemon implements SessionHost {
       activeSessions: this.active.size,
       ...(this.fdLimit ? { fdLimit: this.fdLimit } : {}),
       ...(this.capture instanceof NfqueueCapture
-        ? { nfqueue: { ...this.capture.stats, table: { ...this.capture.table.stats } } }
+        ? { nfqueue: this.capture.status() }
         : {}),
       udpRepliesSuppressed: this.udpLimit.suppressed,
       splices: this.splices.stats(),

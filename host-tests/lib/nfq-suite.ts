@@ -41,13 +41,24 @@ export interface NfqOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
+/**
+ * HT_TEST_NFQ_READER=thread runs every nfqueue host test with the native
+ * reader thread (capture.nfqueue.reader); unset: the config's default.
+ */
+export function readerFromEnv(): { reader?: 'loop' | 'thread' } {
+  const r = process.env.HT_TEST_NFQ_READER;
+  if (r === undefined || r === '') return {};
+  if (r !== 'loop' && r !== 'thread') throw new Error(`HT_TEST_NFQ_READER=${r}: loop or thread`);
+  return { reader: r };
+}
+
 /** A full config with the nfqueue capture, JSON logs and the store in `dir`. */
 export function nfqConfig(dir: string, o: NfqOptions): Record<string, unknown> {
   return {
     sensor: 'host-test-nfq',
     capture: {
       type: 'nfqueue',
-      nfqueue: { queue: o.queue, ...o.nfqueue },
+      nfqueue: { queue: o.queue, ...readerFromEnv(), ...o.nfqueue },
       ...(o.portTable ? { portTable: o.portTable } : {}),
     },
     defaults: { mode: 'normal', ...o.defaults },
@@ -181,6 +192,13 @@ export async function startFor(
     attacksTimeoutMs: 20_000,
     checkStatus: nfqStatus,
   });
+  // The reader the environment asked for is the one running.
+  const want = readerFromEnv().reader;
+  if (want === 'thread') {
+    const line = d.logs.find((l) => l.msg === 'Trapping attacks via NFQ');
+    if (line?.reader !== 'thread')
+      throw new Error(`HT_TEST_NFQ_READER=thread but the daemon logged ${JSON.stringify(line)}`);
+  }
   await rules(s, d, '--apply');
   s.daemon = d;
   s.cap = cap;

@@ -27,10 +27,28 @@ export function bind(
     : bindUdp(settings, address, host);
 }
 
+/**
+ * Wraps a socket that is already bound (and, for TCP, listening) on
+ * settings.port: the nfqueue reader thread made it. On failure the fd is not
+ * closed here (Node may already have closed it with its handle: closing it
+ * again could close another socket that took the number).
+ */
+export function adopt(
+  settings: PortSettings,
+  fd: number,
+  address: string,
+  host: SessionHost,
+): Promise<Listener | HoneytrapError> {
+  return settings.proto === 'tcp'
+    ? bindTcp(settings, address, host, fd)
+    : bindUdp(settings, address, host, fd);
+}
+
 function bindTcp(
   settings: PortSettings,
   address: string,
   host: SessionHost,
+  fd?: number,
 ): Promise<Listener | HoneytrapError> {
   const key = portKey(settings.port, 'tcp');
   const mode = modeHandler(settings.mode, host);
@@ -40,8 +58,14 @@ function bindTcp(
     new TcpSession(socket, settings, host).start(mode);
   });
   return new Promise((resolve) => {
-    server.once('error', (err) => resolve(bindError(key, address, err)));
-    server.listen({ host: address, port: settings.port, ipv6Only: false, backlog: 1024 }, () => {
+    server.once('error', (err) => {
+      resolve(bindError(key, address, err));
+    });
+    const where =
+      fd === undefined
+        ? { host: address, port: settings.port, ipv6Only: false, backlog: 1024 }
+        : { fd, backlog: 1024 };
+    server.listen(where, () => {
       server.removeAllListeners('error');
       // A listener error after start (EMFILE on accept) must not crash the daemon.
       server.on('error', () => undefined);
@@ -54,6 +78,7 @@ function bindUdp(
   settings: PortSettings,
   address: string,
   host: SessionHost,
+  fd?: number,
 ): Promise<Listener | HoneytrapError> {
   const key = portKey(settings.port, 'udp');
   const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', ipv6Only: false });
@@ -63,7 +88,11 @@ function bindUdp(
       socket.close();
       resolve(bindError(key, address, err));
     });
-    socket.bind({ address, port: settings.port, exclusive: true }, () => {
+    const where =
+      fd === undefined
+        ? { address, port: settings.port, exclusive: true }
+        : { fd, exclusive: true };
+    socket.bind(where, () => {
       socket.removeAllListeners('error');
       socket.on('error', () => undefined);
       new UdpPort(socket, settings, host, modeHandler(settings.mode, host), () =>

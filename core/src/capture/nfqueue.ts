@@ -3,6 +3,7 @@
 // then accept the packet so the kernel delivers it to that listener.
 // Every packet gets exactly one verdict, whatever happens: a packet left
 // without one is how the original honeytrap stops answering on every port.
+import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as NfqueueModule from 'nfqueue';
 import type { NFQueuePacket } from 'nfqueue';
@@ -11,13 +12,36 @@ import type { ResolvedConfig } from '../generated/config-resolved.js';
 import type { Logger } from '../log.js';
 import type { PortSettings, Proto } from '../config/ports.js';
 import type { SessionHost } from '../session/types.js';
-import { bind } from './binder.js';
+import { adopt, bind } from './binder.js';
 import { CAP_NET_ADMIN, hasCapability } from '../system/privileges.js';
 import { parsePacket } from './packet.js';
-import { PortTable, type EnsureResult } from './port-table.js';
+import { PortTable, type EnsureResult, type PortTableStats } from './port-table.js';
 import type { BindResult, Capture } from './types.js';
 
 type Binding = typeof NfqueueModule;
+
+/** core/native/nfq-reader: the queue read on a native thread of its own. */
+interface ReaderThread {
+  start(
+    options: {
+      queue: number;
+      bufferSize: number;
+      address: string;
+      rate: number;
+      burst: number;
+      throttledAccept: number;
+      maxListeners: number;
+      excludeTcp: number[];
+      excludeUdp: number[];
+    },
+    onBound: (port: number, proto: number, fd: number) => void,
+  ): void;
+  release(port: number, proto: number): void;
+  stop(): void;
+  stats(): NfqueueStats & { opened: number; throttled: number; failed: number; excluded: number };
+}
+
+const PROTO_NUM: Record<Proto, number> = { tcp: 0, udp: 1 };
 
 /** Longest a packet may wait for its listener before it is accepted anyway. */
 const VERDICT_DEADLINE_MS = 1000;
@@ -49,6 +73,21 @@ export function loadBinding(): Binding {
   }
 }
 
+export function loadReaderThread(): ReaderThread {
+  try {
+    return createRequire(import.meta.url)(
+      '../../native/nfq-reader/build/Release/nfq_reader.node',
+    ) as ReaderThread;
+  } catch (cause) {
+    throw new HoneytrapError(
+      'HT_UNSUPPORTED',
+      'nfqueue capture: capture.nfqueue.reader is "thread" but its addon is not built: ' +
+        './scripts/setup.sh install (or apt-get install libnetfilter-queue-dev && npm run build:native)',
+      { cause },
+    );
+  }
+}
+
 export class NfqueueCapture implements Capture {
   readonly name = 'nfqueue';
   readonly table: PortTable;
@@ -62,16 +101,46 @@ export class NfqueueCapture implements Capture {
   };
   private stopped = false;
   private binding: Binding | undefined;
+  private thread: ReaderThread | undefined;
+  private readonly address: string;
 
   constructor(
     private readonly cfg: ResolvedConfig['capture'],
     settingsFor: (port: number, proto: Proto) => PortSettings,
-    host: SessionHost,
+    private readonly host: SessionHost,
     private readonly log: Logger,
   ) {
     const excluded = new Set(cfg.nfqueue.excludePorts);
-    const address = cfg.addresses[0] ?? '::';
-    this.table = new PortTable(cfg.portTable, excluded, settingsFor, (s) => bind(s, address, host));
+    const address = (this.address = cfg.addresses[0] ?? '::');
+    this.table = new PortTable(
+      cfg.portTable,
+      excluded,
+      settingsFor,
+      (s) => bind(s, address, host),
+      // With the reader thread: unmark the port before its listener closes, so
+      // the next SYN to it makes a new one instead of being accepted towards nothing.
+      (port, proto) => this.thread?.release(port, PROTO_NUM[proto]),
+    );
+  }
+
+  /** GET /status: the verdict counts and the port table's (the thread's counts merged in). */
+  status(): NfqueueStats & { table: PortTableStats } {
+    if (!this.thread) return { ...this.stats, table: { ...this.table.stats } };
+    const t = this.thread.stats();
+    return {
+      packets: t.packets,
+      accepted: t.accepted,
+      dropped: t.dropped,
+      unparsed: t.unparsed,
+      late: 0,
+      errors: t.errors + this.stats.errors,
+      table: {
+        ...this.table.stats,
+        throttled: t.throttled,
+        failed: t.failed + this.table.stats.failed,
+        excluded: t.excluded,
+      },
+    };
   }
 
   start(): Promise<BindResult[]> {
@@ -82,8 +151,9 @@ export class NfqueueCapture implements Capture {
         'HT_UNSUPPORTED',
         'nfqueue capture needs root (CAP_NET_ADMIN) to open the queue and give verdicts; run as root (privileges.user then drops root)',
       );
-    const nfq = (this.binding = loadBinding());
     const { queue, bufferSize } = this.cfg.nfqueue;
+    if (this.cfg.nfqueue.reader === 'thread') return this.startThread();
+    const nfq = (this.binding = loadBinding());
     try {
       nfq.createQueueHandler(queue, bufferSize, (packet) => this.onPacket(packet));
     } catch (cause) {
@@ -95,6 +165,66 @@ export class NfqueueCapture implements Capture {
     }
     this.log.info({ queue }, 'Trapping attacks via NFQ');
     return Promise.resolve([]);
+  }
+
+  private startThread(): Promise<BindResult[]> {
+    if (process.platform !== 'linux')
+      throw new HoneytrapError(
+        'HT_UNSUPPORTED',
+        `nfqueue capture needs Linux (this is ${process.platform})`,
+      );
+    const thread = loadReaderThread();
+    const { queue, bufferSize, excludePorts } = this.cfg.nfqueue;
+    const pt = this.cfg.portTable;
+    const excluded = (proto: Proto) =>
+      excludePorts.filter((k) => k.endsWith(`/${proto}`)).map((k) => Number(k.split('/')[0]));
+    try {
+      thread.start(
+        {
+          queue,
+          bufferSize,
+          address: this.address,
+          rate: pt.newPerSecond,
+          burst: pt.burst,
+          throttledAccept: pt.throttledVerdict === 'accept' ? 1 : 0,
+          maxListeners: pt.maxListeners,
+          excludeTcp: excluded('tcp'),
+          excludeUdp: excluded('udp'),
+        },
+        (port, proto, fd) => this.onBound(port, proto === 0 ? 'tcp' : 'udp', fd),
+      );
+    } catch (cause) {
+      throw new HoneytrapError(
+        'HT_UNSUPPORTED',
+        `nfqueue capture: cannot open queue ${queue}: ${String(cause)} (is another process bound to it? does the kernel have nfnetlink_queue?)`,
+        { cause },
+      );
+    }
+    this.thread = thread;
+    this.log.info({ queue, reader: 'thread' }, 'Trapping attacks via NFQ');
+    return Promise.resolve([]);
+  }
+
+  /** The reader thread opened a socket on port/proto (fd), or failed to (-errno). */
+  private onBound(port: number, proto: Proto, fd: number): void {
+    if (fd < 0) {
+      this.table.lastError = new HoneytrapError(
+        'HT_PORT_BIND',
+        `port ${port}/${proto} on ${this.address}: errno ${-fd}`,
+        { port: `${port}/${proto}` },
+      );
+      return;
+    }
+    if (this.stopped) {
+      closeSync(fd);
+      return;
+    }
+    this.table
+      .adopt(port, proto, (s) => adopt(s, fd, this.address, this.host))
+      .catch((err: unknown) => {
+        this.stats.errors++;
+        this.log.error({ err, port, proto }, 'nfqueue: adopting a listener failed');
+      });
   }
 
   private onPacket(packet: NFQueuePacket): void {
@@ -144,6 +274,7 @@ export class NfqueueCapture implements Capture {
     // The binding cannot close its queue: from now on every packet is accepted
     // untouched, and the kernel's queue goes away with the process.
     this.stopped = true;
+    this.thread?.stop();
     this.table.close();
     return Promise.resolve();
   }

@@ -15,6 +15,8 @@ interface Entry {
   /** Set while binding: later packets to the same port wait on it. */
   binding?: Promise<EnsureResult>;
   lastUsed: number;
+  port: number;
+  proto: Proto;
 }
 
 export interface PortTableStats {
@@ -51,6 +53,8 @@ export class PortTable {
     private readonly excluded: ReadonlySet<string>,
     private readonly settingsFor: (port: number, proto: Proto) => PortSettings,
     private readonly bindFn: BindFn,
+    /** Called before a listener closes (or a failed one is dropped): the reader thread unmarks the port. */
+    private readonly onRelease?: (port: number, proto: Proto) => void,
   ) {
     this.tokens = cfg.burst;
     this.sweeper = setInterval(
@@ -76,17 +80,40 @@ export class PortTable {
       this.stats.throttled++;
       return 'throttled';
     }
+    return this.add(key, port, proto, this.bindFn);
+  }
+
+  /**
+   * Takes a listener someone else opened (the nfqueue reader thread: a bound
+   * socket `adoptFn` wraps). Subject to the cap like any other; never rejects.
+   */
+  adopt(port: number, proto: Proto, adoptFn: BindFn): Promise<EnsureResult> {
+    const key = `${port}/${proto}`;
+    const old = this.entries.get(key);
+    if (old) {
+      // Cannot happen (the thread only opens unmarked ports): keep the port marked, drop the old one.
+      this.entries.delete(key);
+      if (old.listener) {
+        old.listener.close();
+        old.listener = undefined;
+        this.stats.listeners--;
+      }
+    }
+    return this.add(key, port, proto, adoptFn);
+  }
+
+  private add(key: string, port: number, proto: Proto, bindFn: BindFn): Promise<EnsureResult> {
     this.makeRoom();
-    const entry: Entry = { lastUsed: Date.now() };
-    entry.binding = this.open(key, entry, port, proto);
+    const entry: Entry = { lastUsed: Date.now(), port, proto };
+    entry.binding = this.open(key, entry, bindFn);
     this.entries.set(key, entry);
     return entry.binding;
   }
 
-  private async open(key: string, entry: Entry, port: number, proto: Proto): Promise<EnsureResult> {
+  private async open(key: string, entry: Entry, bindFn: BindFn): Promise<EnsureResult> {
     let result: Listener | HoneytrapError;
     try {
-      result = await this.bindFn(this.settingsFor(port, proto));
+      result = await bindFn(this.settingsFor(entry.port, entry.proto));
     } catch (cause) {
       result = new HoneytrapError('HT_PORT_BIND', `port ${key}: ${String(cause)}`, {
         port: key,
@@ -95,7 +122,9 @@ export class PortTable {
     }
     entry.binding = undefined;
     if (result instanceof HoneytrapError) {
-      this.entries.delete(key);
+      const current = this.entries.get(key) === entry;
+      if (current) this.entries.delete(key);
+      if (current || !this.entries.has(key)) this.onRelease?.(entry.port, entry.proto);
       this.stats.failed++;
       this.lastError = result;
       return 'failed';
@@ -152,6 +181,7 @@ export class PortTable {
 
   private closeEntry(entry: Entry): void {
     if (!entry.listener) return;
+    this.onRelease?.(entry.port, entry.proto);
     entry.listener.close();
     entry.listener = undefined;
     this.stats.listeners--;

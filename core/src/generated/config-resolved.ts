@@ -49,6 +49,10 @@ export interface ResolvedConfig {
        */
       bufferSize: number;
       /**
+       * Who reads the queue. loop: Node's main thread (the nfqueue binding). thread: a native thread of its own (core/native/nfq-reader, built by npm run build:native) that opens the listener and gives the verdict itself, so a SYN never waits for the main thread.
+       */
+      reader: 'loop' | 'thread';
+      /**
        * Add --queue-bypass to the rules: when no daemon reads the queue, packets pass (the kernel answers) instead of being dropped.
        */
       failOpen: boolean;
