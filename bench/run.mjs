@@ -12,7 +12,9 @@
 // Needs root (namespaces, iptables, NFQUEUE), gcc, nmap and a built core.
 //
 // Environment: BENCH_SHARED (folder of attackload.c/ceiling.c, default
-// ../shared/bench), BENCH_LOAD_SECONDS (default 10).
+// ../shared/bench), BENCH_LOAD_SECONDS (default 10), BENCH_NFQ_READER: the
+// capture.nfqueue.reader to measure, `loop`, `thread` or `both` (one daemon
+// of each, measured back to back in the same run; default: the config's default).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -43,6 +45,11 @@ const FIRST_HI = 40499;
 const LOAD_PORTS = '20000-20099';
 const CEILING_NMAP_PORT = 9999;
 const TARGETS = { nmapRatio: 2, connRatio: 0.4, firstP99Ms: 1, nmapOpen: 65535 };
+const READER = process.env.BENCH_NFQ_READER ?? '';
+if (!['', 'loop', 'thread', 'both'].includes(READER))
+  throw new Error(`BENCH_NFQ_READER=${READER}: loop, thread or both`);
+/** The readers to measure: undefined is the config's default. */
+const READERS = READER === 'both' ? ['loop', 'thread'] : [READER || undefined];
 
 // ---------------------------------------------------------------- helpers
 
@@ -77,15 +84,18 @@ function queueWaiting(ns) {
 // every measurement runs against both back to back (honeytrap-ts, then
 // ceiling), so a change in the box's load hits both alike.
 
-async function startHoneytrap() {
-  const pair = makePair('t', 10);
+async function startHoneytrap(reader, i) {
+  const pair = makePair(i === 0 ? 't' : `t${i}`, 10 + 2 * i);
   const d = await startDaemon({
     pair,
-    tag: 'honeytrap',
+    tag: reader ? `honeytrap-${reader}` : 'honeytrap',
     config: {
       sensor: 'bench',
       // Nothing excluded: inside this namespace every one of the 65,535 ports is the honeypot's.
-      capture: { type: 'nfqueue', nfqueue: { queue: QUEUE, excludePorts: [] } },
+      capture: {
+        type: 'nfqueue',
+        nfqueue: { queue: QUEUE + i, excludePorts: [], ...(reader ? { reader } : {}) },
+      },
       log: { level: 'warn', format: 'json' },
     },
   });
@@ -97,7 +107,8 @@ async function startHoneytrap() {
     { env },
   );
   const stop = () => d.stop(async () => ({ queueWaitingAfter: queueWaiting(pair.honeypot) }));
-  return { name: 'honeytrap-ts', pair, stop, beforeNmap: () => undefined };
+  const name = reader ? `honeytrap-ts (${reader})` : 'honeytrap-ts';
+  return { name, reader, pair, stop, beforeNmap: () => undefined };
 }
 
 async function startCeilingAllPorts() {
@@ -156,7 +167,7 @@ async function measureAll(targets) {
 
 // ---------------------------------------------------------------- report
 
-function report(ht, ce, meta) {
+function report(ht, ce, meta, name) {
   const rows = [];
   const add = (test, ours, ceiling, ratio, target, pass) =>
     rows.push({ test, honeytrap: ours, ceiling, ratio, target, pass });
@@ -223,7 +234,7 @@ function report(ht, ce, meta) {
     ht.nmap.open === TARGETS.nmapOpen,
   );
 
-  const head = ['test', 'honeytrap-ts', 'ceiling', 'ratio', 'target', 'met'];
+  const head = ['test', name, 'ceiling', 'ratio', 'target', 'met'];
   const body = rows.map((x) => [
     x.test,
     cell(x.honeytrap),
@@ -248,21 +259,37 @@ function report(ht, ce, meta) {
 async function main() {
   checkPrerequisites(['gcc', 'nmap', 'ip', 'iptables']);
   buildAll();
-  const meta = runMeta({ loadSeconds: LOAD_SECONDS });
-  const honeytrap = await startHoneytrap();
+  const meta = runMeta({ loadSeconds: LOAD_SECONDS, reader: READER || 'default' });
+  const honeytraps = [];
+  for (const [i, reader] of READERS.entries()) honeytraps.push(await startHoneytrap(reader, i));
   const ceiling = await startCeilingAllPorts();
-  const results = await measureAll([honeytrap, ceiling]);
-  const ht = results.get(honeytrap);
+  const results = await measureAll([...honeytraps, ceiling]);
   const ce = results.get(ceiling);
   await sleep(500);
-  ht.daemon = await honeytrap.stop();
+  for (const h of honeytraps) results.get(h).daemon = await h.stop();
   await ceiling.stop();
   cleanup();
-  const { rows, text } = report(ht, ce, meta);
-  process.stdout.write(`\n${text}\n`);
+  const reports = honeytraps.map((h) => ({
+    name: h.name,
+    reader: h.reader ?? 'default',
+    ...report(results.get(h), ce, meta, h.name),
+  }));
+  process.stdout.write(`\n${reports.map((r) => r.text).join('\n\n')}\n`);
+  const json =
+    reports.length === 1
+      ? { meta, targets: TARGETS, rows: reports[0].rows, honeytrap: results.get(honeytraps[0]) }
+      : {
+          meta,
+          targets: TARGETS,
+          readers: reports.map((r, i) => ({
+            reader: r.reader,
+            rows: r.rows,
+            honeytrap: results.get(honeytraps[i]),
+          })),
+        };
   writeFileSync(
     join(OUT, 'results.json'),
-    JSON.stringify({ meta, targets: TARGETS, rows, honeytrap: ht, ceiling: ce }, null, 2) + '\n',
+    JSON.stringify({ ...json, ceiling: ce }, null, 2) + '\n',
   );
   say(`wrote ${join(OUT, 'results.json')}`);
 }

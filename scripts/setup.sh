@@ -62,6 +62,13 @@ install_npm_dependencies() {
     say "building the nfqueue binding"
     npm rebuild nfqueue --foreground-scripts --loglevel=error >/dev/null || say "nfqueue binding did not build: the nfqueue capture is unavailable"
   fi
+  # The nfqueue reader thread (capture.nfqueue.reader: thread): our own small
+  # N-API addon, built with the node-gyp npm ships; rebuilt when its source changed.
+  local addon=core/native/nfq-reader/build/Release/nfq_reader.node
+  if [ ! -f "$addon" ] || [ core/native/nfq-reader/nfq_reader.c -nt "$addon" ] || [ core/native/nfq-reader/binding.gyp -nt "$addon" ]; then
+    say "building the nfqueue reader thread"
+    npm run --silent build:native >/dev/null || say "the nfqueue reader thread did not build: capture.nfqueue.reader thread is unavailable"
+  fi
 }
 
 build() {

@@ -2,6 +2,7 @@
 import { createServer, connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bind } from '../src/capture/binder.js';
+import { HoneytrapError } from '../src/errors.js';
 import { PortTable } from '../src/capture/port-table.js';
 import type { PortSettings, Proto } from '../src/config/ports.js';
 import type { Attack } from '../src/generated/attack.js';
@@ -167,5 +168,54 @@ describe('PortTable', () => {
     } finally {
       await new Promise((r) => squatter.close(r));
     }
+  });
+});
+
+describe('PortTable.adopt (the nfqueue reader thread)', () => {
+  /** A table whose listeners are fakes; `events` records releases and closes in order. */
+  function adoptTable(maxListeners: number) {
+    const events: string[] = [];
+    const t = new PortTable(
+      { ...defaults, maxListeners, throttledVerdict: 'drop' },
+      new Set(),
+      settingsFor,
+      () => Promise.reject(new Error('the thread binds, not the table')),
+      (port, proto) => events.push(`release ${port}/${proto}`),
+    );
+    table = t;
+    const fake = (s: PortSettings) =>
+      Promise.resolve({
+        key: `${s.port}/${s.proto}`,
+        close: () => events.push(`close ${s.port}/${s.proto}`),
+      });
+    return { t, events, fake };
+  }
+
+  it('takes a listener opened elsewhere, under the cap, and releases each port before closing it', async () => {
+    const { t, events, fake } = adoptTable(2);
+    expect(await t.adopt(1001, 'tcp', fake)).toBe('ready');
+    expect(await t.adopt(1002, 'udp', fake)).toBe('ready');
+    expect(await t.adopt(1003, 'tcp', fake)).toBe('ready');
+    expect(t.size).toBe(2);
+    expect(t.stats).toMatchObject({ opened: 3, listeners: 2, evicted: 1 });
+    expect(events).toEqual(['release 1001/tcp', 'close 1001/tcp']);
+    t.close();
+    expect(events.slice(2)).toEqual([
+      'release 1002/udp',
+      'close 1002/udp',
+      'release 1003/tcp',
+      'close 1003/tcp',
+    ]);
+  });
+
+  it('releases a port whose listener could not be adopted', async () => {
+    const { t, events } = adoptTable(4);
+    const r = await t.adopt(1004, 'tcp', () =>
+      Promise.resolve(new HoneytrapError('HT_PORT_BIND', 'port 1004/tcp: nope')),
+    );
+    expect(r).toBe('failed');
+    expect(t.size).toBe(0);
+    expect(t.stats.failed).toBe(1);
+    expect(events).toEqual(['release 1004/tcp']);
   });
 });

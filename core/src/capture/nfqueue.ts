@@ -38,7 +38,12 @@ interface ReaderThread {
   ): void;
   release(port: number, proto: number): void;
   stop(): void;
-  stats(): NfqueueStats & { opened: number; throttled: number; failed: number; excluded: number };
+  stats(): NfqueueStats & {
+    opened: number;
+    throttled: number;
+    failed: number;
+    excluded: number;
+  };
 }
 
 const PROTO_NUM: Record<Proto, number> = { tcp: 0, udp: 1 };
@@ -124,10 +129,14 @@ export class NfqueueCapture implements Capture {
   }
 
   /** GET /status: the verdict counts and the port table's (the thread's counts merged in). */
-  status(): NfqueueStats & { table: PortTableStats } {
-    if (!this.thread) return { ...this.stats, table: { ...this.table.stats } };
+  status(): NfqueueStats & {
+    table: PortTableStats;
+    reader: 'loop' | 'thread';
+  } {
+    if (!this.thread) return { ...this.stats, reader: 'loop', table: { ...this.table.stats } };
     const t = this.thread.stats();
     return {
+      reader: 'thread',
       packets: t.packets,
       accepted: t.accepted,
       dropped: t.dropped,
