@@ -213,9 +213,7 @@ export class Daemon implements SessionHost {
       })),
       activeSessions: this.active.size,
       ...(this.fdLimit ? { fdLimit: this.fdLimit } : {}),
-      ...(this.capture instanceof NfqueueCapture
-        ? { nfqueue: this.capture.status() }
-        : {}),
+      ...(this.capture instanceof NfqueueCapture ? { nfqueue: this.capture.status() } : {}),
       udpRepliesSuppressed: this.udpLimit.suppressed,
       splices: this.splices.stats(),
       plugins: this.plugins.stats(),
