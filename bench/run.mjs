@@ -36,6 +36,7 @@ import {
   sleep,
   startCeiling,
   startDaemon,
+  status,
 } from './lib.mjs';
 
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 10);
@@ -108,7 +109,7 @@ async function startHoneytrap(reader, i) {
   );
   const stop = () => d.stop(async () => ({ queueWaitingAfter: queueWaiting(pair.honeypot) }));
   const name = reader ? `honeytrap-ts (${reader})` : 'honeytrap-ts';
-  return { name, reader, pair, stop, beforeNmap: () => undefined };
+  return { name, reader, pair, stop, status: () => status(d.sock), beforeNmap: () => undefined };
 }
 
 async function startCeilingAllPorts() {
@@ -140,12 +141,17 @@ async function startCeilingAllPorts() {
 async function measureAll(targets) {
   const out = new Map(targets.map((t) => [t, { load: {} }]));
   for (const t of targets) {
+    // Let the previous target finish its work (storing 500 attacks) first: on
+    // 2 CPUs it would otherwise run during this target's measurement.
+    await sleep(3000);
     say(`${t.name}: first connection on ports ${FIRST_LO}-${FIRST_HI}`);
     out.get(t).first = await attackload(
       t.pair,
       ['--first-syn', String(FIRST_LO), String(FIRST_HI), t.pair.target],
       120_000,
     );
+    // The daemon's counts right after it (the reader thread's wait/work histograms).
+    if (t.status) out.get(t).firstStatus = (await t.status()).nfqueue;
   }
   for (const c of [16, 128])
     for (const t of targets) {

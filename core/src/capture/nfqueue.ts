@@ -43,6 +43,10 @@ interface ReaderThread {
     throttled: number;
     failed: number;
     excluded: number;
+    /** New ports: ms from arrival until the thread has the packet, counts per bucket < 0.1, 0.25, 0.5, 1, 2, 5, more. */
+    waitHist: number[];
+    /** New ports: ms from then until the verdict (socket, bind, listen, verdict), same buckets. */
+    workHist: number[];
   };
 }
 
@@ -77,6 +81,10 @@ export function loadBinding(): Binding {
     );
   }
 }
+
+const HIST_LABELS = ['<0.1', '<0.25', '<0.5', '<1', '<2', '<5', '>=5'];
+const histogram = (counts: number[]): Record<string, number> =>
+  Object.fromEntries(HIST_LABELS.map((l, i) => [l, counts[i] ?? 0]));
 
 export function loadReaderThread(): ReaderThread {
   try {
@@ -132,11 +140,15 @@ export class NfqueueCapture implements Capture {
   status(): NfqueueStats & {
     table: PortTableStats;
     reader: 'loop' | 'thread';
+    readerWaitMs?: Record<string, number>;
+    readerWorkMs?: Record<string, number>;
   } {
     if (!this.thread) return { ...this.stats, reader: 'loop', table: { ...this.table.stats } };
     const t = this.thread.stats();
     return {
       reader: 'thread',
+      readerWaitMs: histogram(t.waitHist),
+      readerWorkMs: histogram(t.workHist),
       packets: t.packets,
       accepted: t.accepted,
       dropped: t.dropped,
