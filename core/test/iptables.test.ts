@@ -5,6 +5,7 @@ const base = {
   queue: 3,
   bufferSize: 1 << 20,
   failOpen: true,
+  reader: 'thread' as const,
   iptables: 'auto' as const,
   interface: '',
   excludePorts: ['22/tcp', '53/udp'],

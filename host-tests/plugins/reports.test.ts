@@ -12,6 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PluginDatabase } from '../../core/src/plugins/services/database.js';
+import type { DbCall } from '../../core/src/plugins/engine.js';
 import { writeWorkerPlugin } from '../../core/test/plugins/host-fixtures.js';
 import { attackFixture, loadPlugin } from '../../sdk/src/index.js';
 import { honeytrap } from '../lib/cli.js';
@@ -305,10 +306,11 @@ describe('ctx.db service against PostgreSQL', () => {
       expect(bad.message).toContain('SQLSTATE 42601');
 
       await pg.stop();
-      for (const c of [
+      const calls: DbCall[] = [
         { op: 'query', sql: 'SELECT 1' },
         { op: 'transaction', statements: [{ sql: 'SELECT 1' }] },
-      ] as const) {
+      ];
+      for (const c of calls) {
         const down = (await db.call(c).catch((e: unknown) => e)) as Error & { code: string };
         expect(down.code).toBe('HT_PLUGIN_UNAVAILABLE');
         expect(down.message).toContain('plugins.databases.test-pg');

@@ -392,7 +392,9 @@ describe('wasm engine: refused at load', () => {
 
   it('a wasm manifest asking for network egress', async () => {
     const { err } = await refusal('trivial', {
-      capabilities: { network: { egress: 'allow-list', hosts: ['example.com'] } },
+      capabilities: {
+        network: { egress: 'allow-list', hosts: ['example.com'], schemes: ['http', 'https'] },
+      },
     });
     expect(err.message).toMatch(/capabilities\.network is not available to wasm plugins/);
   });

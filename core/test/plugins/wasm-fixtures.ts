@@ -60,7 +60,7 @@ export function wasmManifest(name: string, o: ManifestOverrides = {}): ResolvedM
     consumes: { attacks: { minBytes: 0 } },
     after: [],
     ...rest,
-    capabilities: { findings: true, artifacts: false, ...capabilities },
+    capabilities: { findings: true, artifacts: false, files: false, ...capabilities },
     limits: { timeoutMs: 5000, memoryMb: 16, concurrency: 1, ...limits },
   };
 }
@@ -110,6 +110,9 @@ export function taskOf(attack: Attack, config: Record<string, unknown> = {}): Pl
 /** A NetworkBroker that must never be called: wasm plugins have no network. */
 export const noBroker = {
   fetch(): Promise<never> {
+    return Promise.reject(new Error('wasm plugins have no network'));
+  },
+  exchange(): Promise<never> {
     return Promise.reject(new Error('wasm plugins have no network'));
   },
 };

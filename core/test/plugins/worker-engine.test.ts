@@ -39,8 +39,15 @@ function fixture(name: string, patch: Partial<ResolvedManifest> = {}): LoadedPlu
     capabilities: {
       findings: caps.findings ?? true,
       artifacts: caps.artifacts ?? false,
+      files: caps.files ?? false,
       ...(caps.network
-        ? { network: { egress: caps.network.egress, hosts: caps.network.hosts ?? [] } }
+        ? {
+            network: {
+              egress: caps.network.egress,
+              hosts: caps.network.hosts ?? [],
+              schemes: caps.network.schemes ?? ['http', 'https'],
+            },
+          }
         : {}),
     },
     limits: { timeoutMs: 5000, memoryMb: 64, concurrency: 2, ...limits },
@@ -92,6 +99,10 @@ class RecordingBroker implements NetworkBroker {
       body: Buffer.from('payload').toString('base64'),
       truncated: false,
     });
+  }
+
+  exchange(): Promise<never> {
+    return Promise.reject(new Error('not used by these tests'));
   }
 }
 

@@ -1,7 +1,9 @@
-// The nfqueue capture with capture.nfqueue.reader "thread" (core/native/nfq-reader):
-// the queue read, the port bound and the verdict given on a native thread, the
-// listener handed to the port table. The whole nfqueue suite also runs with it
-// under HT_TEST_NFQ_READER=thread; this file keeps the main cases in every run:
+// The nfqueue capture with each capture.nfqueue.reader: "thread" (the default,
+// core/native/nfq-reader: the queue read, the port bound and the verdict given
+// on a native thread, the listener handed to the port table) and "loop" (the
+// nfqueue binding on Node's main thread). The whole nfqueue suite runs with the
+// default, or with HT_TEST_NFQ_READER=loop|thread; this file keeps the main
+// cases for both readers in every run:
 // 200 ports by ncat and a full SYN scan under a small listener cap (ports the
 // table closed come back), the throttle, and the privilege drop.
 import { chmodSync, readFileSync } from 'node:fs';
@@ -16,11 +18,11 @@ const CAP = 1024;
 const env = nfqSuite('thread', ['ncat', 'nmap']);
 const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
 
-async function expectThread(d: NfqDaemon): Promise<void> {
-  expect((await d.status()).nfqueue.reader).toBe('thread');
-}
+describe.each(['thread', 'loop'] as const)('nfqueue capture, reader %s', (reader) => {
+  async function expectReader(d: NfqDaemon): Promise<void> {
+    expect((await d.status()).nfqueue.reader).toBe(reader);
+  }
 
-describe('nfqueue capture, reader thread', () => {
   test('200 ports by ncat, then nmap -sS -p- under a cap of 1024: every port open, closed ones come back', async () => {
     const s = env();
     await stopFor(s);
@@ -29,12 +31,12 @@ describe('nfqueue capture, reader thread', () => {
       (dir) =>
         nfqConfig(dir, {
           queue: 19,
-          nfqueue: { reader: 'thread' },
+          nfqueue: { reader },
           portTable: { maxListeners: CAP },
         }),
       CAP,
     );
-    await expectThread(d);
+    await expectReader(d);
     const ports = range(41000, 200);
     const results = await connectMany(s.net, ports, { concurrency: 16, payload: 'probe\n' });
     expect(results.filter((r) => !r.connected || r.error !== null)).toEqual([]);
@@ -65,11 +67,11 @@ describe('nfqueue capture, reader thread', () => {
     const d = await startFor(s, (dir) =>
       nfqConfig(dir, {
         queue: 19,
-        nfqueue: { reader: 'thread' },
+        nfqueue: { reader },
         portTable: { newPerSecond: 5, burst: 5, throttledVerdict: 'drop' },
       }),
     );
-    await expectThread(d);
+    await expectReader(d);
     const ports = range(42000, 10);
     const results = await connectMany(s.net, ports, {
       concurrency: 10,
@@ -84,19 +86,18 @@ describe('nfqueue capture, reader thread', () => {
     expect(st.nfqueue.table.opened).toBe(10);
   });
 
-  test('privileges.user nobody: the thread still binds 21/tcp and gives verdicts', async () => {
+  test('privileges.user nobody: still binds 21/tcp and gives verdicts', async () => {
     const s = env();
     await stopFor(s);
     const dir = await makeTempDir('honeytrap-nfq-thread-drop-');
     chmodSync(dir, 0o755); // the re-run daemon (nobody) reads its config from here
     const d = await startFor(
       s,
-      (dd) =>
-        nfqConfig(dd, { queue: 19, nfqueue: { reader: 'thread' }, privileges: { user: 'nobody' } }),
+      (dd) => nfqConfig(dd, { queue: 19, nfqueue: { reader }, privileges: { user: 'nobody' } }),
       8192,
       { dir },
     );
-    await expectThread(d);
+    await expectReader(d);
     expect(d.logs.find((l) => l.msg.startsWith('honeytrap ready'))?.user).toBe('nobody');
     const r = await ncat(s.net, 21, 'USER anonymous\r\n', { timeoutMs: 5_000 });
     expect(r.code, r.stderr).toBe(0);
