@@ -13,12 +13,13 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AttackStore } from '../../core/src/store/attack-store.js';
-import { honeytrap, runProgram, showAttack, type Attack } from '../lib/cli.js';
+import { runProgram, showAttack, type Attack } from '../lib/cli.js';
 import { waitUntil } from '../lib/clients.js';
 import { HoneytrapDaemon, REPO, cleanup, makeTempDir, testConfig } from '../lib/daemon.js';
 import { Netns } from '../lib/netns.js';
 import { requireTools } from '../lib/ns-clients.js';
 import { startNginx, startTftpd, startVsftpd } from '../lib/peer-servers.js';
+import { waitPluginsReady } from '../lib/plugin-daemon.js';
 
 const HONEYPOT = '10.99.81.1';
 const ATTACKER = '10.99.81.2';
@@ -160,15 +161,7 @@ beforeAll(async () => {
     }),
     { netns: { net, node: 'hp' }, requireBound: true },
   );
-  await waitUntil(
-    async () => {
-      const r = await honeytrap(['plugins', 'list', '--json', '--data-dir', daemon.storeDir]);
-      const list = JSON.parse(r.stdout) as { name: string; state: string }[];
-      return PLUGINS.every((n) => list.some((p) => p.name === n && p.state === 'ready'));
-    },
-    30_000,
-    `the plugins ${PLUGINS.join(', ')} ready`,
-  );
+  await waitPluginsReady(daemon, PLUGINS, 30_000);
 }, 300_000);
 
 afterAll(async () => {

@@ -15,12 +15,13 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { honeytrap, runProgram, showAttack, type Attack } from '../lib/cli.js';
+import { runProgram, showAttack, type Attack } from '../lib/cli.js';
 import { waitUntil } from '../lib/clients.js';
 import { HoneytrapDaemon, REPO, cleanup, makeTempDir, testConfig } from '../lib/daemon.js';
 import { Netns } from '../lib/netns.js';
 import { requireTools } from '../lib/ns-clients.js';
 import { startNginx } from '../lib/peer-servers.js';
+import { waitPluginsReady } from '../lib/plugin-daemon.js';
 import { freePort } from '../lib/ports.js';
 
 const OUTPUTS = ['log-json', 'log-attacker', 'save-file'];
@@ -106,21 +107,6 @@ async function install(dir: string, names: string[]): Promise<void> {
     });
 }
 
-/** Waits until `names` are ready in `d` (honeytrap plugins list). */
-async function ready(d: HoneytrapDaemon, names: string[]): Promise<void> {
-  let last = '';
-  await waitUntil(
-    async () => {
-      const r = await honeytrap(['plugins', 'list', '--json', '--data-dir', d.storeDir]);
-      last = r.stdout;
-      const list = JSON.parse(r.stdout) as { name: string; state: string }[];
-      return names.every((n) => list.some((p) => p.name === n && p.state === 'ready'));
-    },
-    30_000,
-    `${names.join(', ')} ready (last: ${last})`,
-  );
-}
-
 beforeAll(async () => {
   tmp = await makeTempDir('honeytrap-outputs-');
   const pluginsDir = join(tmp, 'plugins');
@@ -138,7 +124,7 @@ beforeAll(async () => {
       files: { dirs: { 'log-json': logDir, 'log-attacker': logDir, 'save-file': saveDir } },
     },
   }));
-  await ready(daemon, OUTPUTS);
+  await waitPluginsReady(daemon, OUTPUTS, 30_000);
 }, 60_000);
 
 afterAll(cleanup);
@@ -293,7 +279,7 @@ describe('with http-download and a proxy port, in namespaces', () => {
       }),
       { netns: { net, node: 'hp' } },
     );
-    await ready(d, [...OUTPUTS, 'http-download']);
+    await waitPluginsReady(d, [...OUTPUTS, 'http-download'], 30_000);
   }, 120_000);
 
   afterAll(async () => {

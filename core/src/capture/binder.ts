@@ -103,7 +103,12 @@ function bindUdp(
   });
 }
 
-function bindError(key: string, address: string, err: NodeJS.ErrnoException): HoneytrapError {
+/** A bind failure as the port table reports it, the reason in words where it is a common one. */
+export function bindError(
+  key: string,
+  address: string,
+  err: NodeJS.ErrnoException,
+): HoneytrapError {
   const why: Record<string, string> = {
     EADDRINUSE: 'address already in use',
     EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',

@@ -4,6 +4,7 @@
 // Every packet gets exactly one verdict, whatever happens: a packet left
 // without one is how the original honeytrap stops answering on every port.
 import { closeSync } from 'node:fs';
+import { constants } from 'node:os';
 import { createRequire } from 'node:module';
 import type * as NfqueueModule from 'nfqueue';
 import type { NFQueuePacket } from 'nfqueue';
@@ -12,7 +13,7 @@ import type { ResolvedConfig } from '../generated/config-resolved.js';
 import type { Logger } from '../log.js';
 import type { PortSettings, Proto } from '../config/ports.js';
 import type { SessionHost } from '../session/types.js';
-import { adopt, bind } from './binder.js';
+import { adopt, bind, bindError } from './binder.js';
 import { CAP_NET_ADMIN, hasCapability } from '../system/privileges.js';
 import { parsePacket } from './packet.js';
 import { PortTable, type EnsureResult, type PortTableStats } from './port-table.js';
@@ -101,6 +102,17 @@ export function loadReaderThread(): ReaderThread {
   }
 }
 
+/** errno numbers by name (os.constants.errno), for the reader thread's -errno. */
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+function queueOpenError(queue: number, cause: unknown): HoneytrapError {
+  return new HoneytrapError(
+    'HT_UNSUPPORTED',
+    `nfqueue capture: cannot open queue ${queue}: ${String(cause)} (is another process bound to it? does the kernel have nfnetlink_queue?)`,
+    { cause },
+  );
+}
+
 export class NfqueueCapture implements Capture {
   readonly name = 'nfqueue';
   readonly table: PortTable;
@@ -178,11 +190,7 @@ export class NfqueueCapture implements Capture {
     try {
       nfq.createQueueHandler(queue, bufferSize, (packet) => this.onPacket(packet));
     } catch (cause) {
-      throw new HoneytrapError(
-        'HT_UNSUPPORTED',
-        `nfqueue capture: cannot open queue ${queue}: ${String(cause)} (is another process bound to it? does the kernel have nfnetlink_queue?)`,
-        { cause },
-      );
+      throw queueOpenError(queue, cause);
     }
     this.log.info({ queue }, 'Trapping attacks via NFQ');
     return Promise.resolve([]);
@@ -215,11 +223,7 @@ export class NfqueueCapture implements Capture {
         (port, proto, fd) => this.onBound(port, proto === 0 ? 'tcp' : 'udp', fd),
       );
     } catch (cause) {
-      throw new HoneytrapError(
-        'HT_UNSUPPORTED',
-        `nfqueue capture: cannot open queue ${queue}: ${String(cause)} (is another process bound to it? does the kernel have nfnetlink_queue?)`,
-        { cause },
-      );
+      throw queueOpenError(queue, cause);
     }
     this.thread = thread;
     this.log.info({ queue, reader: 'thread' }, 'Trapping attacks via NFQ');
@@ -229,11 +233,13 @@ export class NfqueueCapture implements Capture {
   /** The reader thread opened a socket on port/proto (fd), or failed to (-errno). */
   private onBound(port: number, proto: Proto, fd: number): void {
     if (fd < 0) {
-      this.table.lastError = new HoneytrapError(
-        'HT_PORT_BIND',
-        `port ${port}/${proto} on ${this.address}: errno ${-fd}`,
-        { port: `${port}/${proto}` },
-      );
+      // The same words as a bind on the main thread: the errno's name and reason.
+      const code = ERRNO_NAMES.get(-fd) ?? `errno ${-fd}`;
+      this.table.lastError = bindError(`${port}/${proto}`, this.address, {
+        name: 'Error',
+        code,
+        message: code,
+      });
       return;
     }
     if (this.stopped) {
